@@ -8,6 +8,9 @@ use phext::{checksum, is_canonical, normalize, Coordinate, CoordinateError, Docu
 
 const O: &str = "1.1.1/1.1.1/1.1.1";
 
+/// Scrolls as `(coordinate, text)` pairs, the way the format reference lists them.
+type Scrolls<'a> = Vec<(&'a str, &'a str)>;
+
 fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
     expected
         .iter()
@@ -19,7 +22,7 @@ fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[test]
 fn parse_table() {
-    let table: Vec<(Vec<u8>, Vec<(&str, &str)>)> = vec![
+    let table: Vec<(Vec<u8>, Scrolls)> = vec![
         (
             b"one\x17two\x17three".to_vec(),
             vec![
@@ -185,7 +188,7 @@ fn doc_of(entries: &[(&str, &str)]) -> Document {
 
 #[test]
 fn canonical_serialization_table() {
-    let table: Vec<(Vec<(&str, &str)>, Vec<u8>)> = vec![
+    let table: Vec<(Scrolls, Vec<u8>)> = vec![
         (vec![("1.1.1/1.1.1/1.2.2", "t")], b"\x18\x17t".to_vec()),
         (
             vec![(O, "a"), ("1.1.1/1.1.1/2.1.5", "e")],

@@ -162,27 +162,64 @@ impl FromStr for Coordinate {
     }
 }
 
-/// Writes nine components as `a.b.c/d.e.f/g.h.i`, or with `;` between groups when
-/// `group_separator` says so.
+/// The longest text form: nine 10-digit components and eight separators.
+const MAX_TEXT_LEN: usize = 9 * 10 + 8;
+
+/// Writes nine components as `a.b.c/d.e.f/g.h.i` (with `group_separator` between groups)
+/// into `buf` and returns the length. Hand-rolled because toc and json export print one
+/// coordinate per scroll and the formatting machinery dominated their cost.
+fn format_components(
+    buf: &mut [u8; MAX_TEXT_LEN],
+    c: &[u32; COMPONENTS],
+    group_separator: u8,
+) -> usize {
+    let mut len = 0;
+    for (position, &value) in c.iter().enumerate() {
+        if position > 0 {
+            buf[len] = if position % 3 == 0 {
+                group_separator
+            } else {
+                b'.'
+            };
+            len += 1;
+        }
+        let mut digits = [0u8; 10];
+        let mut start = digits.len();
+        let mut rest = value;
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        let count = digits.len() - start;
+        buf[len..len + count].copy_from_slice(&digits[start..]);
+        len += count;
+    }
+    len
+}
+
+/// Writes nine components in canonical layout to a formatter.
 pub(crate) fn write_components(
     f: &mut fmt::Formatter<'_>,
     c: &[u32; COMPONENTS],
     group_separator: char,
 ) -> fmt::Result {
-    write!(
-        f,
-        "{}.{}.{}{sep}{}.{}.{}{sep}{}.{}.{}",
-        c[0],
-        c[1],
-        c[2],
-        c[3],
-        c[4],
-        c[5],
-        c[6],
-        c[7],
-        c[8],
-        sep = group_separator
-    )
+    let mut buf = [0u8; MAX_TEXT_LEN];
+    let len = format_components(&mut buf, c, group_separator as u8);
+    // Only ASCII digits and separators were written.
+    f.write_str(std::str::from_utf8(&buf[..len]).unwrap_or_default())
+}
+
+impl Coordinate {
+    /// Appends the canonical form to `out`, without the formatting machinery.
+    pub fn push_to(&self, out: &mut String) {
+        let mut buf = [0u8; MAX_TEXT_LEN];
+        let len = format_components(&mut buf, &self.0, b'/');
+        out.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
+    }
 }
 
 impl fmt::Display for Coordinate {
@@ -337,6 +374,20 @@ mod tests {
                 "2.1.1/1.1.1/1.1.1"
             ]
         );
+    }
+
+    #[test]
+    fn push_to_matches_display() {
+        for text in [
+            "1.1.1/1.1.1/1.1.1",
+            "4294967295.10.909/1.22.333/4444.55555.666666",
+        ] {
+            let c = Coordinate::parse_with_max(text, u32::MAX).unwrap();
+            let mut out = String::from("> ");
+            c.push_to(&mut out);
+            assert_eq!(out, format!("> {c}"));
+            assert_eq!(c.to_string(), text);
+        }
     }
 
     #[test]

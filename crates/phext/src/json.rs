@@ -34,7 +34,9 @@ impl Document {
             if index > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "   {{ \"coord\": \"{coordinate}\", \"scroll\": \"");
+            out.push_str("   { \"coord\": \"");
+            coordinate.push_to(&mut out);
+            out.push_str("\", \"scroll\": \"");
             escape_into(&mut out, text);
             out.push_str("\" }\n");
         }

@@ -1,7 +1,5 @@
 //! The table of contents: one `* <coordinate>: <summary>` line per scroll.
 
-use std::fmt::Write;
-
 use crate::delimiter::is_delimiter;
 use crate::document::Document;
 
@@ -10,16 +8,23 @@ use crate::document::Document;
 ///
 /// Only ASCII bytes cut, so a multi-byte character never does; CR does not cut.
 pub fn summary(text: &str) -> String {
+    let (head, cut) = summary_parts(text);
+    let mut out = String::with_capacity(head.len() + 3);
+    out.push_str(head);
+    if cut {
+        out.push_str("...");
+    }
+    out
+}
+
+/// The kept head of a summary and whether anything was cut after it.
+fn summary_parts(text: &str) -> (&str, bool) {
     let end = text
         .bytes()
         .position(|b| b == b'\n' || is_delimiter(b))
         .unwrap_or(text.len());
-    let mut out = String::with_capacity(end + 3);
-    out.push_str(&text[..end]);
-    if end < text.len() {
-        out.push_str("...");
-    }
-    out
+    // The cut falls on an ASCII byte, so it is a character boundary.
+    (&text[..end], end < text.len())
 }
 
 impl Document {
@@ -28,8 +33,13 @@ impl Document {
     pub fn textmap(&self) -> String {
         let mut out = String::new();
         for (coordinate, text) in self.iter() {
+            let (head, cut) = summary_parts(text);
             // Writing into a String cannot fail.
-            let _ = writeln!(out, "* {coordinate}: {}", summary(text));
+            out.push_str("* ");
+            coordinate.push_to(&mut out);
+            out.push_str(": ");
+            out.push_str(head);
+            out.push_str(if cut { "...\n" } else { "\n" });
         }
         out
     }

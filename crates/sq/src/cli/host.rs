@@ -1,0 +1,117 @@
+//! `sq host`: start-up, signals, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::HostArgs;
+use crate::api::{ApiSettings, App};
+use crate::http::{serve, Limits};
+use crate::store::Store;
+use crate::tenancy::{config, Tenancy};
+
+/// Validates the flags, builds the tenancy, binds, and serves until SIGTERM/SIGINT.
+pub fn run(args: HostArgs) -> Result<(), String> {
+    init_logging();
+    if args.key.as_deref() == Some("") {
+        return Err("--key must not be empty".into());
+    }
+    let store = Arc::new(Store::new());
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
+    let tenancy = match &args.config {
+        Some(path) => {
+            let loaded = config::load(path, &cwd).map_err(|e| e.0)?;
+            for warning in &loaded.warnings {
+                tracing::warn!("config: {warning}");
+            }
+            tracing::info!(tenants = loaded.tenant_count(), "config loaded");
+            Tenancy::multi(path.clone(), cwd.clone(), &loaded, store.clone())
+        }
+        None => {
+            let dir = args.data_dir.clone().unwrap_or_else(|| cwd.clone());
+            let dir: PathBuf = config::prepare_directory("default", &dir).map_err(|e| e.0)?;
+            Tenancy::single(&store, dir, args.key.as_deref())
+        }
+    };
+    let tenancy = Arc::new(tenancy);
+    let limits = Limits {
+        max_header_bytes: args.max_header,
+        max_body_bytes: args.max_body,
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        request_timeout: Duration::from_secs(args.request_timeout),
+        max_connections: args.max_connections.max(1),
+        ..Limits::default()
+    };
+    let app = Arc::new(App::new(
+        tenancy.clone(),
+        ApiSettings {
+            max_coordinate: args.max_coordinate,
+        },
+    ));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async move {
+        let address = SocketAddr::new(args.bind, args.port);
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| format!("cannot bind {address}: {e}"))?;
+        let local = listener.local_addr().map_err(|e| e.to_string())?;
+        // Scripts and tests wait for this line to know the port.
+        println!("sq listening on http://{local}");
+        tracing::info!(%local, "listening");
+        if tenancy.as_multi().is_some() {
+            tokio::spawn(reload_on_sighup(tenancy.clone()));
+        }
+        serve(listener, app, limits, shutdown_signal()).await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: draining"),
+        _ = int.recv() => tracing::info!("SIGINT: draining"),
+    }
+}
+
+/// Reloads the config on every SIGHUP.
+async fn reload_on_sighup(tenancy: Arc<Tenancy>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        tracing::error!("cannot install the SIGHUP handler");
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        let tenancy = tenancy.clone();
+        let outcome =
+            tokio::task::spawn_blocking(move || tenancy.as_multi().map(|m| m.reload())).await;
+        if let Ok(Some(Err(error))) = outcome {
+            tracing::warn!(%error, "SIGHUP reload refused; keeping the current config");
+        }
+    }
+}

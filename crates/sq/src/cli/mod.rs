@@ -1,0 +1,111 @@
+//! The command line: `sq host`, `sq tenants generate`, `sq version`.
+
+mod host;
+mod tenants;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// SQ: a multi-tenant phext database server.
+#[derive(Debug, Parser)]
+#[command(name = "sq", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the v2 HTTP API.
+    Host(HostArgs),
+    /// Manage multi-tenant configs.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+    /// Print the server's version.
+    Version,
+}
+
+/// `sq host` flags.
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// TCP port to listen on (0 picks a free one).
+    pub port: u16,
+    /// Address to bind (IPv4 or IPv6).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Multi-tenant mode: tenants come from this JSON file.
+    #[arg(long, conflicts_with_all = ["key", "data_dir"])]
+    pub config: Option<PathBuf>,
+    /// Single-tenant mode behind this token.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Single-tenant data directory (default: the working directory).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub max_body: u64,
+    /// Largest request head in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub max_header: usize,
+    /// Open connections beyond this are answered 503.
+    #[arg(long, default_value_t = 512)]
+    pub max_connections: usize,
+    /// Seconds before an idle keep-alive connection is closed.
+    #[arg(long, default_value_t = 30)]
+    pub idle_timeout: u64,
+    /// Seconds a request has to arrive completely (408 after).
+    #[arg(long, default_value_t = 30)]
+    pub request_timeout: u64,
+    /// Largest coordinate component a request may address.
+    #[arg(long, default_value_t = phext::DEFAULT_MAX_COMPONENT)]
+    pub max_coordinate: u32,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantsCommand {
+    /// Write a config with N fresh tenants and print their tokens once.
+    Generate(tenants::GenerateArgs),
+}
+
+/// Runs the command line and returns the process status.
+pub fn main() -> ExitCode {
+    run(std::env::args_os())
+}
+
+/// Runs with explicit arguments: start-up errors exit 1 with a usage line on stderr.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Version => {
+            println!("{}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Tenants(TenantsCommand::Generate(args)) => report(tenants::generate(&args)),
+        Command::Host(args) => report(host::run(args)),
+    }
+}
+
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            eprintln!("Usage: sq host <PORT> [--bind ADDR] [--config FILE | --key TOKEN --data-dir DIR] (see sq --help)");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! SQ: a multi-tenant phext database server.
+//!
+//! Layers, top to bottom: [`cli`] (commands, start-up, signals) → [`http`] (connections,
+//! framing, limits) → [`api`] (the `/api/v2` contract) → [`tenancy`] (who may do what)
+//! → [`store`] (documents on disk) → the `phext` engine crate.
+
+pub mod api;
+pub mod cli;
+pub mod http;
+pub mod store;
+pub mod tenancy;

@@ -1,0 +1,5 @@
+//! The `sq` binary.
+
+fn main() -> std::process::ExitCode {
+    sq::cli::main()
+}

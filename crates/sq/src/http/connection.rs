@@ -215,15 +215,14 @@ async fn read_head(
     }
 }
 
-/// Whether the request line's third field looks like an HTTP version (`HTTP/…`), so that
-/// an unsupported one is told apart from garbage.
+/// Whether the request line is `METHOD TARGET HTTP/…`, so that an unsupported version
+/// is told apart from a malformed line.
 fn names_http_version(buf: &[u8]) -> bool {
     let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
     let line = &buf[..line_end];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    line.rsplit(|&b| b == b' ')
-        .next()
-        .is_some_and(|version| version.starts_with(b"HTTP/"))
+    let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    fields.len() == 3 && fields[2].starts_with(b"HTTP/")
 }
 
 fn build_head(
@@ -356,6 +355,7 @@ mod tests {
         assert!(names_http_version(b"GET / HTTP/2.0\r\n"));
         assert!(names_http_version(b"GET / HTTP/1.2\r\nHost: x"));
         assert!(!names_http_version(b"GET / FOO\r\n"));
+        assert!(!names_http_version(b"GET /a b HTTP/1.1\r\n"));
     }
 
     #[test]

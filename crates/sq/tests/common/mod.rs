@@ -1,7 +1,7 @@
 //! Test harness: the real `sq` binary on a free loopback port, spoken to over TCP.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

@@ -152,7 +152,8 @@ fn tokens_never_reach_the_logs() {
         &[("very-secret-token-123", "carol", "data/carol")],
     );
     let log = temp.path().join("server.log");
-    let server = Server::start_logging(temp.path(), &["--config", "tenants.json"], &log, "debug");
+    let mut server =
+        Server::start_logging(temp.path(), &["--config", "tenants.json"], &log, "debug");
     server
         .get_with(
             "/api/v2/update?c=1&s=x",

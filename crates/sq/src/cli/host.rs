@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
 use super::HostArgs;
 use crate::api::{ApiSettings, App};
 use crate::http::{serve, Limits};
@@ -56,6 +58,11 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async move {
+        // Handlers go in before the port is announced: a signal sent right after must
+        // find them, not the default action (which kills the process).
+        let shutdown = shutdown_signal()?;
+        let hangup =
+            signal(SignalKind::hangup()).map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
         let address = SocketAddr::new(args.bind, args.port);
         let listener = tokio::net::TcpListener::bind(address)
             .await
@@ -64,10 +71,8 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         // Scripts and tests wait for this line to know the port.
         println!("sq listening on http://{local}");
         tracing::info!(%local, "listening");
-        if tenancy.as_multi().is_some() {
-            tokio::spawn(reload_on_sighup(tenancy.clone()));
-        }
-        serve(listener, app, limits, shutdown_signal()).await;
+        tokio::spawn(reload_on_sighup(hangup, tenancy.clone()));
+        serve(listener, app, limits, shutdown).await;
         tracing::info!("stopped");
         Ok(())
     })
@@ -83,29 +88,22 @@ fn init_logging() {
         .try_init();
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: draining"),
-        _ = int.recv() => tracing::info!("SIGINT: draining"),
-    }
+/// Installs the SIGTERM and SIGINT handlers; the future resolves on either.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: draining"),
+            _ = int.recv() => tracing::info!("SIGINT: draining"),
+        }
+    })
 }
 
-/// Reloads the config on every SIGHUP.
-async fn reload_on_sighup(tenancy: Arc<Tenancy>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
-        tracing::error!("cannot install the SIGHUP handler");
-        return;
-    };
+/// Reloads the config on every SIGHUP (nothing to reload in single-tenant mode).
+async fn reload_on_sighup(mut hangup: Signal, tenancy: Arc<Tenancy>) {
     while hangup.recv().await.is_some() {
         let tenancy = tenancy.clone();
         let outcome =

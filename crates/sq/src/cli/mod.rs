@@ -71,6 +71,8 @@ enum TenantsCommand {
     Generate(tenants::GenerateArgs),
 }
 
+const USAGE: &str = "Usage: sq host <PORT> [--bind ADDR] [--config FILE | [--key TOKEN] [--data-dir DIR]] (sq --help for more)";
+
 /// Runs the command line and returns the process status.
 pub fn main() -> ExitCode {
     run(std::env::args_os())
@@ -82,11 +84,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            };
+            if !error.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(1);
         }
     };
     match cli.command {
@@ -104,7 +106,7 @@ fn report(result: Result<(), String>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
-            eprintln!("Usage: sq host <PORT> [--bind ADDR] [--config FILE | --key TOKEN --data-dir DIR] (see sq --help)");
+            eprintln!("{USAGE}");
             ExitCode::from(1)
         }
     }

@@ -112,13 +112,13 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
         signal(self.child.id(), libc::SIGTERM);
         self.child.wait().expect("wait")
     }
 
     /// Sends SIGKILL and waits.
-    pub fn kill(mut self) {
+    pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -1,0 +1,137 @@
+//! Durability and storage behaviour over HTTP: concurrent appends, restarts, corrupt
+//! files, and the on-disk form.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+
+#[test]
+fn five_hundred_concurrent_appends_are_all_kept() {
+    let s = Arc::new(Server::start(&[]));
+    let workers: Vec<_> = (0..500)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::spawn(move || s.get("/api/v2/insert?p=counter&c=7&s=x").status)
+        })
+        .collect();
+    let statuses: Vec<u16> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert!(statuses.iter().all(|&status| status == 200), "{statuses:?}");
+    s.get("/api/v2/select?p=counter&c=7")
+        .expect(200, &"x".repeat(500));
+    let on_disk = std::fs::read(s.dir.join("counter.phext")).unwrap();
+    assert_eq!(on_disk.len(), 6 + 500, "six scroll breaks, then the text");
+}
+
+#[test]
+fn data_survives_a_restart() {
+    let temp = tempfile::tempdir().unwrap();
+    {
+        let mut s = Server::start_in(temp.path(), &["--data-dir", "store"]);
+        s.get("/api/v2/update?p=diary&c=2.1&s=remember+me")
+            .expect(200, "Updated 11 bytes");
+        s.get("/api/v2/update?p=diary&c=1&s=first")
+            .expect(200, "Updated 5 bytes");
+        assert!(s.terminate().success());
+    }
+    let s = Server::start_in(temp.path(), &["--data-dir", "store"]);
+    s.get("/api/v2/select?p=diary&c=2.1")
+        .expect(200, "remember me");
+    s.get("/api/v2/toc?p=diary").expect(
+        200,
+        "* 1.1.1/1.1.1/1.1.1: first\n* 2.1.1/1.1.1/1.1.1: remember me\n",
+    );
+    assert_eq!(
+        std::fs::read(temp.path().join("store/diary.phext")).unwrap(),
+        b"first\x01remember me",
+        "the file is the canonical phext"
+    );
+}
+
+#[test]
+fn existing_files_are_served_canonically() {
+    let s = Server::start_with(
+        |dir| {
+            std::fs::copy(
+                "../../../shared/corpus/world.phext",
+                dir.join("world.phext"),
+            )
+            .map(|_| ())
+            .unwrap()
+        },
+        &[],
+    );
+    let original = std::fs::read(s.dir.join("world.phext")).unwrap();
+    let canonical = phext::normalize(&original).unwrap();
+    assert_eq!(s.get("/api/v2/get?p=world").body, canonical);
+    assert_eq!(
+        s.get("/api/v2/checksum?p=world").text(),
+        phext::checksum(&canonical)
+    );
+    assert!(s
+        .get("/api/v2/toc?p=world")
+        .text()
+        .contains("* 5.80.42/3.4.17/8.4.5: "));
+}
+
+#[test]
+fn a_corrupt_file_is_refused_and_never_overwritten() {
+    let bad = b"valid start\x17\xff\xfe not utf-8".to_vec();
+    let s = Server::start_with(
+        |dir| std::fs::write(dir.join("broken.phext"), &bad).unwrap(),
+        &[],
+    );
+    let expected = "Internal Server Error: stored document broken.phext is not valid phext";
+    s.get("/api/v2/select?p=broken&c=1").expect(500, expected);
+    s.get("/api/v2/update?p=broken&c=1&s=overwrite")
+        .expect(500, expected);
+    s.get("/api/v2/toc?p=broken").expect(500, expected);
+    s.get("/api/v2/load?p=broken").expect(500, expected);
+    assert_eq!(std::fs::read(s.dir.join("broken.phext")).unwrap(), bad);
+    // Other documents are unaffected, and once the file is repaired `load` picks it up.
+    s.get("/api/v2/update?p=fine&c=1&s=ok")
+        .expect(200, "Updated 2 bytes");
+    std::fs::write(s.dir.join("broken.phext"), b"repaired").unwrap();
+    s.get("/api/v2/load?p=broken")
+        .expect(200, "Loaded broken.phext");
+    s.get("/api/v2/select?p=broken&c=1").expect(200, "repaired");
+}
+
+#[test]
+fn load_rereads_the_file() {
+    let s = Server::start(&[]);
+    s.get("/api/v2/update?p=doc&c=1&s=cached")
+        .expect(200, "Updated 6 bytes");
+    std::fs::write(s.dir.join("doc.phext"), b"edited by hand\x17second").unwrap();
+    s.get("/api/v2/select?p=doc&c=1").expect(200, "cached");
+    s.get("/api/v2/load?p=doc").expect(200, "Loaded doc.phext");
+    s.get("/api/v2/select?p=doc&c=2").expect(200, "second");
+}
+
+#[test]
+fn a_failed_write_changes_nothing() {
+    let s = Server::start(&[]);
+    s.get("/api/v2/update?p=doc&c=1&s=before")
+        .expect(200, "Updated 6 bytes");
+    // Once loaded, swap the file for a directory: the rename that commits a write fails
+    // (even for root), and the server must answer 500 and forget the edit.
+    let path = s.dir.join("doc.phext");
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    std::fs::write(path.join("keep"), b"").unwrap();
+    s.get("/api/v2/update?p=doc&c=1&s=after")
+        .expect(500, "Internal Server Error");
+    s.get("/api/v2/insert?p=doc&c=2&s=more")
+        .expect(500, "Internal Server Error");
+    s.get("/api/v2/select?p=doc&c=1").expect(200, "before");
+    s.get("/api/v2/select?p=doc&c=2").expect(200, "");
+    let leftovers: Vec<String> = files_under(&s.dir)
+        .into_iter()
+        .filter(|f| f.contains(".tmp"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temp files left behind: {leftovers:?}"
+    );
+}

@@ -86,9 +86,12 @@ impl<'c> Body<'c> {
 
     /// Reads the whole body (sending `100 Continue` first if the client asked for it).
     pub async fn read_all(&mut self) -> Result<BytesMut, BodyError> {
+        // Reserve what was declared, but only up to a bound: a client that declares a
+        // large body and sends nothing must not pin that much memory.
+        const MAX_UPFRONT: u64 = 1024 * 1024;
         let mut out = BytesMut::new();
         if let Framing::Length(n) = self.framing {
-            out.reserve(usize::try_from(n).unwrap_or(0));
+            out.reserve(usize::try_from(n.min(MAX_UPFRONT)).unwrap_or(0));
         }
         self.read_with(|chunk| out.extend_from_slice(chunk)).await?;
         Ok(out)

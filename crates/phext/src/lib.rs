@@ -40,3 +40,8 @@ pub use infer::{where_checksum, where_xor, InferredCoordinate};
 pub use manifest::{ClientManifest, SCROLL_MISSING};
 pub use parse::{is_canonical, normalize, ParseError};
 pub use textmap::summary;
+
+/// The crate README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -26,7 +26,7 @@ fn auth() -> [(&'static str, &'static str); 1] {
 
 #[test]
 fn worked_example() {
-    let s = multi();
+    let mut s = multi();
     let get = |t: &str| s.get_with(t, &auth());
     let post = |t: &str, b: &[u8]| s.request("POST", t, &auth(), Some(b));
 
@@ -125,7 +125,8 @@ fn worked_example() {
         .expect(400, "Bad Request: invalid coordinate 'x1y.1.1/1.1.1/1.1.4'");
     s.get("/api/v2/select?p=notes").expect(401, "Unauthorized");
 
-    // Every write is on disk in canonical form.
+    // After a clean shutdown every write is in the .phext file, in canonical form.
+    assert!(s.terminate().success());
     let stored = std::fs::read(s.dir.join("data/alice/notes.phext")).unwrap();
     assert_eq!(stored, b"\x17replaced\x01posted update");
 }
@@ -159,7 +160,7 @@ fn empty_documents_and_absent_scrolls() {
 
 #[test]
 fn default_document_short_forms_and_methods() {
-    let s = Server::start(&[]);
+    let mut s = Server::start(&[]);
     s.post("/api/v2/insert?c=5", b"five")
         .expect(200, "Inserted 4 bytes");
     s.get("/api/v2/select?c=1.1.1/1.1.1/1.1.5")
@@ -182,7 +183,6 @@ fn default_document_short_forms_and_methods() {
         .expect(200, "Removed 8 bytes");
     s.request("POST", "/api/v2/delete?c=5", &[], None)
         .expect(200, "Removed 4 bytes");
-    assert!(s.dir.join(".phext").is_file());
 
     // The wrong method: 404 for GET/HEAD/POST, 400 for PUT/DELETE, 400 for unknown.
     s.post("/api/v2/select", b"").expect(404, "Not Found");
@@ -206,6 +206,11 @@ fn default_document_short_forms_and_methods() {
         s.get(path).expect(404, "Not Found");
     }
     s.post("/api/v2/reload", b"").expect(404, "Not Found");
+    assert!(s.terminate().success());
+    assert!(
+        s.dir.join(".phext").is_file(),
+        "no p means the default document .phext"
+    );
 }
 
 #[test]

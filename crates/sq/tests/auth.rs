@@ -77,7 +77,7 @@ fn rejections() {
 
 #[test]
 fn tenants_are_isolated_and_keys_of_one_tenant_share_state() {
-    let s = two_tenants();
+    let mut s = two_tenants();
     let alice = [("Authorization", "alice:colon:token")];
     let alice2 = [("X-SQ-API-Key", "alice-second-key")];
     let bob = [("Authorization", "Bearer bob-token")];
@@ -99,6 +99,7 @@ fn tenants_are_isolated_and_keys_of_one_tenant_share_state() {
         .expect(200, "bob data");
     s.get_with("/api/v2/toc?p=notes", &bob)
         .expect(200, "* 1.1.1/1.1.1/1.1.2: bob data\n");
+    assert!(s.terminate().success());
     assert_eq!(
         std::fs::read(s.dir.join("data/alice/notes.phext")).unwrap(),
         b"\x17alice secret"

@@ -85,7 +85,7 @@ fn version_and_help() {
 
 #[test]
 fn flags_come_in_any_order_and_the_data_dir_is_created() {
-    let s = Server::start(&[
+    let mut s = Server::start(&[
         "--data-dir",
         "deep/new/dir",
         "--key",
@@ -95,5 +95,6 @@ fn flags_come_in_any_order_and_the_data_dir_is_created() {
     ]);
     s.get_with("/api/v2/update?c=1&s=x", &[("Authorization", "k")])
         .expect(200, "Updated 1 bytes");
+    assert!(s.terminate().success());
     assert!(s.dir.join("deep/new/dir/.phext").is_file());
 }

@@ -35,7 +35,7 @@ fn as_(token: &str) -> [(&str, &str); 1] {
 
 #[test]
 fn reload_adds_and_revokes_tenants() {
-    let s = start(None);
+    let mut s = start(None);
     s.get_with("/api/v2/update?c=1&s=bob+was+here", &as_("bob-token"))
         .expect(200, "Updated 12 bytes");
     config(
@@ -55,6 +55,7 @@ fn reload_adds_and_revokes_tenants() {
     s.get_with("/api/v2/version", &as_("bob-token"))
         .expect(401, "Unauthorized");
     assert!(s.dir.join("data/carol").is_dir());
+    assert!(s.terminate().success());
     assert_eq!(
         std::fs::read(s.dir.join("data/bob/.phext")).unwrap(),
         b"bob was here",
@@ -256,18 +257,19 @@ fn five_hundred_tenants_from_the_generator() {
         .unwrap();
     assert_eq!(again.status.code(), Some(1));
 
-    let s = Server::start_in(temp.path(), &["--config", "tenants.json"]);
-    for (name, token) in [&tokens[0], &tokens[249], &tokens[499]] {
+    let mut s = Server::start_in(temp.path(), &["--config", "tenants.json"]);
+    let picked = [&tokens[0], &tokens[249], &tokens[499]];
+    for (name, token) in picked {
         s.get_with(&format!("/api/v2/update?p=hello&c=1&s={name}"), &as_(token))
             .expect(200, &format!("Updated {} bytes", name.len()));
-        assert_eq!(
-            std::fs::read_to_string(temp.path().join("data").join(name).join("hello.phext"))
-                .unwrap(),
-            *name
-        );
     }
     s.post("/api/v2/reload", b"")
         .expect(200, "Reloaded 500 tenants");
+    assert!(s.terminate().success());
+    for (name, _) in picked {
+        let stored = temp.path().join("data").join(name).join("hello.phext");
+        assert_eq!(std::fs::read_to_string(stored).unwrap(), *name);
+    }
 }
 
 #[test]

@@ -22,10 +22,7 @@ pub(crate) async fn execute(call: Call<'_>) -> Result<Response, ApiError> {
         Verb::Insert | Verb::Update | Verb::Delete => {
             let edit = edit_of(&call)?;
             let outcome = if call.request.method == Method::Head {
-                directory
-                    .read(name, |doc| edit.preview(doc))
-                    .await?
-                    .map_err(|_| ApiError::TextHasDelimiter)?
+                directory.read(name, |doc| edit.preview(doc)).await?
             } else {
                 directory.write(name, &edit).await?
             };

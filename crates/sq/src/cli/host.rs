@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-use super::HostArgs;
+use super::{HostArgs, Sync};
 use crate::api::{ApiSettings, App};
 use crate::http::{serve, Limits};
-use crate::store::Store;
+use crate::store::{Store, StoreSettings, SyncMode};
 use crate::tenancy::{config, Tenancy};
 
 /// Validates the flags, builds the tenancy, binds, and serves until SIGTERM/SIGINT.
@@ -19,7 +19,15 @@ pub fn run(args: HostArgs) -> Result<(), String> {
     if args.key.as_deref() == Some("") {
         return Err("--key must not be empty".into());
     }
-    let store = Arc::new(Store::new());
+    let store = Arc::new(Store::new(StoreSettings {
+        sync: match args.sync {
+            Sync::Always => SyncMode::Always,
+            Sync::Batch => SyncMode::Batch,
+            Sync::Off => SyncMode::Off,
+        },
+        checkpoint_bytes: args.checkpoint_kb.saturating_mul(1024),
+        max_resident_bytes: args.max_resident_mb.saturating_mul(1024 * 1024),
+    }));
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
     let tenancy = match &args.config {
@@ -72,7 +80,9 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         println!("sq listening on http://{local}");
         tracing::info!(%local, "listening");
         tokio::spawn(reload_on_sighup(hangup, tenancy.clone()));
+        tokio::spawn(store.clone().run_evictor());
         serve(listener, app, limits, shutdown).await;
+        store.checkpoint_all().await;
         tracing::info!("stopped");
         Ok(())
     })

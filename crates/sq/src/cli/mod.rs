@@ -63,6 +63,30 @@ pub struct HostArgs {
     /// Largest coordinate component a request may address.
     #[arg(long, default_value_t = phext::DEFAULT_MAX_COMPONENT)]
     pub max_coordinate: u32,
+    /// When writes reach the disk: `batch` syncs before every reply and lets concurrent
+    /// writers share a sync; `always` gives every write its own sync; `off` never syncs
+    /// (writes survive a crash of SQ, not of the machine).
+    #[arg(long, value_enum, default_value_t = Sync::Batch)]
+    pub sync: Sync,
+    /// Memory budget for resident documents, in MiB; least recently used documents are
+    /// checkpointed and evicted beyond it.
+    #[arg(long, default_value_t = 512)]
+    pub max_resident_mb: u64,
+    /// A document's log is folded into its .phext file once it is longer than this (KiB)
+    /// and than the document.
+    #[arg(long, default_value_t = 4096)]
+    pub checkpoint_kb: u64,
+}
+
+/// `--sync` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sync {
+    /// One sync per write.
+    Always,
+    /// Syncs shared by concurrent writers (group commit); durable.
+    Batch,
+    /// No syncs.
+    Off,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,23 +1,31 @@
-//! Storage: one directory per tenant, one `.phext` file per document, documents kept
-//! resident after first use. Only this module turns a name into a path.
+//! Storage: one directory per tenant; per document a canonical `.phext` checkpoint and a
+//! write-ahead log; resident documents under a memory budget. Only this module turns a
+//! name into a path.
 //!
-//! Every acknowledged write is durable: the whole canonical document is written to a
-//! temp file, fsynced and renamed over the old one before the write returns. The
-//! storage-engine work replaces this with a write-ahead log behind the same interface.
+//! A write is appended to the document's log as a checksummed record and synced
+//! (concurrent writers share the sync) before it is applied and acknowledged. The log is
+//! folded into the `.phext` file (temp file, fsync, rename, directory fsync) when it grows
+//! past a threshold, when the document is evicted, and at shutdown; opening a document
+//! replays its log and cuts off a torn tail. See docs/ARCHITECTURE.md for what a crash at
+//! any point leaves behind.
 
 mod directory;
-mod durable;
+mod disk;
+mod document;
+mod edit;
 mod name;
-mod slot;
+mod wal;
 
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use directory::Directory;
+pub use disk::{Disk, LogFile, RealDisk};
+pub use edit::{Edit, EditOutcome};
 pub use name::{DocName, InvalidName};
-pub use slot::{Edit, EditOutcome};
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,17 +60,111 @@ impl StoreError {
     }
 }
 
+/// When a write is synced to disk before it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncMode {
+    /// Every write gets its own sync before its reply.
+    Always,
+    /// Every write is synced before its reply; concurrent writers share one sync
+    /// (group commit).
+    #[default]
+    Batch,
+    /// Writes reach the OS before the reply but are never synced by SQ: they survive a
+    /// crash of SQ, not of the machine.
+    Off,
+}
+
+/// How the store behaves.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// When writes are synced.
+    pub sync: SyncMode,
+    /// A log is folded into its checkpoint once it is longer than this and than the
+    /// document itself (so a write costs O(change) amortized).
+    pub checkpoint_bytes: u64,
+    /// Resident documents beyond this many bytes are evicted, least recently used first.
+    pub max_resident_bytes: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            sync: SyncMode::Batch,
+            checkpoint_bytes: 4 * 1024 * 1024,
+            max_resident_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+/// The memory charged to resident documents, and the signal to evict.
+pub(crate) struct Budget {
+    used: AtomicU64,
+    max: u64,
+    over: tokio::sync::Notify,
+}
+
+impl Budget {
+    /// Replaces a charge of `old` bytes by `new`.
+    pub(crate) fn adjust(&self, old: u64, new: u64) {
+        let used = if new >= old {
+            self.used.fetch_add(new - old, Ordering::Relaxed) + (new - old)
+        } else {
+            self.used.fetch_sub(old - new, Ordering::Relaxed) - (old - new)
+        };
+        if used > self.max {
+            self.over.notify_one();
+        }
+    }
+
+    fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+}
+
+/// What every document handle shares.
+pub(crate) struct Shared {
+    pub(crate) disk: Arc<dyn Disk>,
+    pub(crate) settings: StoreSettings,
+    pub(crate) budget: Budget,
+    /// A logical clock for least-recently-used order.
+    pub(crate) tick: AtomicU64,
+}
+
 /// All tenant directories the server has touched, keyed by path, so that tenants (or
 /// tokens) sharing a data directory share one in-memory state.
-#[derive(Default)]
 pub struct Store {
+    shared: Arc<Shared>,
     directories: Mutex<HashMap<PathBuf, Arc<Directory>>>,
 }
 
+impl Default for Store {
+    fn default() -> Self {
+        Store::new(StoreSettings::default())
+    }
+}
+
 impl Store {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
+    /// A store on the real disk.
+    pub fn new(settings: StoreSettings) -> Self {
+        Store::with_disk(settings, Arc::new(RealDisk))
+    }
+
+    /// A store on any [`Disk`] (tests inject faults this way).
+    pub fn with_disk(settings: StoreSettings, disk: Arc<dyn Disk>) -> Self {
+        let budget = Budget {
+            used: AtomicU64::new(0),
+            max: settings.max_resident_bytes,
+            over: tokio::sync::Notify::new(),
+        };
+        Store {
+            shared: Arc::new(Shared {
+                disk,
+                settings,
+                budget,
+                tick: AtomicU64::new(1),
+            }),
+            directories: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The directory at `path` (absolute, already created by the config loader).
@@ -73,7 +175,91 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner);
         directories
             .entry(path.to_path_buf())
-            .or_insert_with(|| Arc::new(Directory::new(path.to_path_buf())))
+            .or_insert_with(|| Arc::new(Directory::new(path.to_path_buf(), self.shared.clone())))
             .clone()
     }
+
+    /// Bytes currently charged to resident documents.
+    pub fn resident_bytes(&self) -> u64 {
+        self.shared.budget.used()
+    }
+
+    fn all_handles(&self) -> Vec<Arc<document::DocHandle>> {
+        let directories: Vec<Arc<Directory>> = self
+            .directories
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        directories.iter().flat_map(|d| d.handles()).collect()
+    }
+
+    /// Evicts least recently used documents until the budget has room again; runs until
+    /// the store is dropped. Spawn it once on the runtime.
+    pub async fn run_evictor(self: Arc<Self>) {
+        loop {
+            self.shared.budget.over.notified().await;
+            self.evict_to(self.shared.settings.max_resident_bytes / 10 * 9)
+                .await;
+        }
+    }
+
+    /// Evicts idle documents, least recently used first, until at most `target` bytes stay.
+    pub async fn evict_to(&self, target: u64) {
+        if self.resident_bytes() <= target {
+            return;
+        }
+        let mut candidates: Vec<_> = self
+            .all_handles()
+            .into_iter()
+            .filter(|h| h.is_resident())
+            .collect();
+        candidates.sort_by_key(|h| h.last_used());
+        let mut evicted = 0usize;
+        for handle in candidates {
+            if self.resident_bytes() <= target {
+                break;
+            }
+            if handle.evict().await > 0 {
+                evicted += 1;
+            }
+        }
+        for directory in self
+            .directories
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+        {
+            directory.prune();
+        }
+        release_freed_memory();
+        tracing::debug!(
+            evicted,
+            resident_bytes = self.resident_bytes(),
+            "eviction pass"
+        );
+    }
+
+    /// Folds every log into its checkpoint (clean shutdown).
+    pub async fn checkpoint_all(&self) {
+        for handle in self.all_handles() {
+            if let Err(error) = handle.flush().await {
+                tracing::error!(%error, "checkpoint at shutdown failed; the log keeps every write");
+            }
+        }
+    }
 }
+
+/// Hands memory freed by evictions back to the OS, so the process's size follows the
+/// budget rather than its high-water mark.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it has no other effect.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -43,8 +43,37 @@ impl Server {
         Server::spawn(dir, args, Stdio::from(file), level)
     }
 
-    fn spawn(dir: &Path, args: &[&str], stderr: Stdio, level: &str) -> Server {
+    /// Starts `sq host 0 <args>` in `dir` with files limited to `max_file_bytes` (writes
+    /// past it fail with EFBIG, a real I/O error from the kernel).
+    pub fn start_with_file_limit(dir: &Path, args: &[&str], max_file_bytes: u64) -> Server {
         let mut command = sq_command(dir);
+        // SAFETY: setrlimit and signal in the forked child before exec touch only it.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: max_file_bytes,
+                    rlim_max: max_file_bytes,
+                };
+                libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+                // Ignored signals stay ignored across exec: EFBIG instead of SIGXFSZ.
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        Server::spawn_command(command, dir, args, Stdio::null(), "warn")
+    }
+
+    fn spawn(dir: &Path, args: &[&str], stderr: Stdio, level: &str) -> Server {
+        Server::spawn_command(sq_command(dir), dir, args, stderr, level)
+    }
+
+    fn spawn_command(
+        mut command: Command,
+        dir: &Path,
+        args: &[&str],
+        stderr: Stdio,
+        level: &str,
+    ) -> Server {
         command
             .arg("host")
             .arg("0")

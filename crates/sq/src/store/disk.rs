@@ -1,0 +1,230 @@
+//! The file operations the storage engine needs, behind a trait so tests can inject
+//! faults (disk full, I/O errors) exactly where they want them.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Whole-file reads, atomic durable replacement, removal, and append-only logs.
+pub trait Disk: Send + Sync + 'static {
+    /// The file's bytes, or `None` if it does not exist.
+    fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>>;
+    /// Replaces `path` with `bytes` so that a crash leaves the old or the new content,
+    /// whole, and returns once the new content is durable.
+    fn replace(&self, path: &Path, bytes: &[u8]) -> io::Result<()>;
+    /// Removes `path` (absent is fine) and makes the removal durable.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Opens an existing file for appending.
+    fn open_log(&self, path: &Path) -> io::Result<Box<dyn LogFile>>;
+}
+
+/// An append-only file.
+pub trait LogFile: Send {
+    /// Appends all of `bytes`.
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// Makes every appended byte durable.
+    fn sync(&mut self) -> io::Result<()>;
+    /// Cuts the file back to `len` bytes (and makes that durable).
+    fn truncate(&mut self, len: u64) -> io::Result<()>;
+}
+
+/// The real filesystem.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealDisk;
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn parent(path: &Path) -> io::Result<&Path> {
+    path.parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no directory"))
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Disk for RealDisk {
+    fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
+        match fs::read(path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn replace(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        let dir = parent(path)?;
+        let file_name = path
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+        let temp = dir.join(format!(
+            ".{}.tmp-{}-{}",
+            file_name.to_string_lossy(),
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let result = (|| {
+            let mut file = File::create(&temp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            fs::rename(&temp, path)?;
+            sync_dir(dir)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        match fs::remove_file(path) {
+            Ok(()) => sync_dir(parent(path)?),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn open_log(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
+        let file = OpenOptions::new().append(true).open(path)?;
+        Ok(Box::new(file))
+    }
+}
+
+impl LogFile for File {
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_all(bytes)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_data()
+    }
+
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.set_len(len)?;
+        self.sync_data()
+    }
+}
+
+/// A disk that fails on command, for the disk-full and I/O-error paths.
+#[cfg(test)]
+pub mod faulty {
+    use std::io;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use super::{Disk, LogFile, RealDisk};
+
+    /// Which operation fails next, and how.
+    #[derive(Debug, Default)]
+    pub struct Faults {
+        /// Fail every log append with this raw OS error.
+        pub append: Option<i32>,
+        /// Fail every log sync with this raw OS error.
+        pub sync: Option<i32>,
+        /// Fail every file replacement with this raw OS error.
+        pub replace: Option<i32>,
+    }
+
+    /// The real disk, failing where [`Faults`] says, and counting log syncs.
+    #[derive(Clone, Default)]
+    pub struct FaultyDisk {
+        /// The switchboard; change it while the store runs.
+        pub faults: Arc<Mutex<Faults>>,
+        /// Successful log syncs so far.
+        pub syncs: Arc<AtomicU64>,
+    }
+
+    impl FaultyDisk {
+        fn check(&self, pick: impl Fn(&Faults) -> Option<i32>) -> io::Result<()> {
+            let faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+            match pick(&faults) {
+                Some(code) => Err(io::Error::from_raw_os_error(code)),
+                None => Ok(()),
+            }
+        }
+    }
+
+    impl Disk for FaultyDisk {
+        fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
+            RealDisk.read(path)
+        }
+
+        fn replace(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+            self.check(|f| f.replace)?;
+            RealDisk.replace(path, bytes)
+        }
+
+        fn remove(&self, path: &Path) -> io::Result<()> {
+            RealDisk.remove(path)
+        }
+
+        fn open_log(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
+            Ok(Box::new(FaultyLog {
+                inner: RealDisk.open_log(path)?,
+                disk: self.clone(),
+            }))
+        }
+    }
+
+    struct FaultyLog {
+        inner: Box<dyn LogFile>,
+        disk: FaultyDisk,
+    }
+
+    impl LogFile for FaultyLog {
+        fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+            if let Err(error) = self.disk.check(|f| f.append) {
+                // Like a real full disk: part of the data may have made it.
+                let _ = self.inner.append(&bytes[..bytes.len() / 2]);
+                return Err(error);
+            }
+            self.inner.append(bytes)
+        }
+
+        fn sync(&mut self) -> io::Result<()> {
+            self.disk.check(|f| f.sync)?;
+            self.inner.sync()?;
+            self.disk.syncs.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+
+        fn truncate(&mut self, len: u64) -> io::Result<()> {
+            self.inner.truncate(len)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replace_swaps_content_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doc.phext");
+        RealDisk.replace(&path, b"one").unwrap();
+        RealDisk.replace(&path, b"two").unwrap();
+        assert_eq!(RealDisk.read(&path).unwrap().as_deref(), Some(&b"two"[..]));
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(RealDisk.read(&dir.path().join("absent")).unwrap(), None);
+    }
+
+    #[test]
+    fn logs_append_sync_and_truncate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        RealDisk.replace(&path, b"head").unwrap();
+        let mut log = RealDisk.open_log(&path).unwrap();
+        log.append(b"-one").unwrap();
+        log.sync().unwrap();
+        log.append(b"-two").unwrap();
+        log.truncate(8).unwrap();
+        log.append(b"-three").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"head-one-three");
+        RealDisk.remove(&path).unwrap();
+        RealDisk.remove(&path).unwrap();
+        assert!(!path.exists());
+    }
+}

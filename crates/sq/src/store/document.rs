@@ -1,0 +1,512 @@
+//! One document: its resident state, its write-ahead log, group commit, checkpoints,
+//! recovery and eviction.
+//!
+//! Locks, always taken in this order: `engine` (a tokio mutex held by whoever touches
+//! the files or changes the resident state), then `resident` (readers take it briefly),
+//! then `queue`. Edits reach the resident document only after they are durable, so no
+//! reader ever sees a write that could still fail.
+
+use std::collections::HashSet;
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use phext::{Coordinate, Document};
+use tokio::sync::oneshot;
+
+use super::disk::LogFile;
+use super::edit::{Edit, EditOutcome};
+use super::wal::{self, Base, Contents};
+use super::{Shared, StoreError, SyncMode};
+
+/// Memory a resident document is charged beyond its text, per scroll (map node, key,
+/// string header) and per document.
+const SCROLL_OVERHEAD: u64 = 96;
+const DOCUMENT_OVERHEAD: u64 = 512;
+
+enum Resident {
+    Unloaded,
+    Loaded(Document),
+    /// The checkpoint or its log is unreadable; neither file is ever written.
+    Corrupt(String),
+}
+
+struct Pending {
+    edit: Edit,
+    reply: oneshot::Sender<Result<EditOutcome, StoreError>>,
+}
+
+/// What only the holder of the engine lock may touch.
+#[derive(Default)]
+struct Engine {
+    /// The open log, if the document has one.
+    log: Option<Box<dyn LogFile>>,
+    /// Bytes in the log file (header and records).
+    log_len: u64,
+    /// The checkpoint the resident state was recovered from or last written to.
+    base: Option<Base>,
+    /// Bytes charged to the memory budget for the resident document.
+    charged: u64,
+    /// A failed write could not be cut back out of the log: refuse writes until reload.
+    broken: bool,
+}
+
+/// A document's handle, shared by every request for it.
+pub struct DocHandle {
+    file_name: String,
+    checkpoint_path: PathBuf,
+    log_path: PathBuf,
+    shared: Arc<Shared>,
+    resident: RwLock<Resident>,
+    queue: Mutex<Vec<Pending>>,
+    engine: tokio::sync::Mutex<Engine>,
+    last_used: AtomicU64,
+}
+
+/// What recovery found on disk.
+enum Recovered {
+    Loaded {
+        doc: Document,
+        base: Base,
+        log: Option<(Box<dyn LogFile>, u64)>,
+    },
+    Corrupt(String),
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs blocking file work off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|join| Err(io::Error::other(format!("storage task failed: {join}"))))
+}
+
+impl DocHandle {
+    pub(crate) fn new(shared: Arc<Shared>, dir: &std::path::Path, file_name: String) -> Self {
+        DocHandle {
+            checkpoint_path: dir.join(&file_name),
+            log_path: dir.join(format!("{file_name}.wal")),
+            file_name,
+            shared,
+            resident: RwLock::new(Resident::Unloaded),
+            queue: Mutex::new(Vec::new()),
+            engine: tokio::sync::Mutex::new(Engine::default()),
+            last_used: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let tick = self.shared.tick.fetch_add(1, Ordering::Relaxed);
+        self.last_used.store(tick, Ordering::Relaxed);
+    }
+
+    /// When the document was last used, on the store's clock.
+    pub(crate) fn last_used(&self) -> u64 {
+        self.last_used.load(Ordering::Relaxed)
+    }
+
+    /// Whether the document is in memory.
+    pub(crate) fn is_resident(&self) -> bool {
+        !matches!(
+            *self.resident.read().unwrap_or_else(PoisonError::into_inner),
+            Resident::Unloaded
+        )
+    }
+
+    fn corrupt(&self, reason: &str) -> StoreError {
+        StoreError::Corrupt {
+            file: self.file_name.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// Runs `read` on the current, durable state (loading it first if needed).
+    pub async fn read<R>(&self, read: impl FnOnce(&Document) -> R) -> Result<R, StoreError> {
+        self.touch();
+        {
+            let state = self.resident.read().unwrap_or_else(PoisonError::into_inner);
+            match &*state {
+                Resident::Loaded(doc) => return Ok(read(doc)),
+                Resident::Corrupt(reason) => return Err(self.corrupt(reason)),
+                Resident::Unloaded => {}
+            }
+        }
+        let mut engine = self.engine.lock().await;
+        self.ensure_loaded(&mut engine).await?;
+        let state = self.resident.read().unwrap_or_else(PoisonError::into_inner);
+        match &*state {
+            Resident::Loaded(doc) => Ok(read(doc)),
+            Resident::Corrupt(reason) => Err(self.corrupt(reason)),
+            Resident::Unloaded => Err(StoreError::Io(io::Error::other("document not loaded"))),
+        }
+    }
+
+    /// Logs `edit`, waits until it is durable (sharing the sync with concurrent writers),
+    /// applies it, and reports what it did.
+    pub async fn write(self: &Arc<Self>, edit: Edit) -> Result<EditOutcome, StoreError> {
+        self.touch();
+        let (reply, outcome) = oneshot::channel();
+        lock(&self.queue).push(Pending { edit, reply });
+        // The commit runs as its own task: a request that goes away mid-commit must not
+        // leave a logged edit unapplied.
+        let handle = self.clone();
+        tokio::spawn(async move {
+            let mut engine = handle.engine.lock().await;
+            handle.lead(&mut engine).await;
+        });
+        outcome
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Io(io::Error::other("write abandoned"))))
+    }
+
+    /// Commits everything queued, batch after batch, then checkpoints if the log is long.
+    async fn lead(&self, engine: &mut Engine) {
+        loop {
+            let batch: Vec<Pending> = {
+                let mut queue = lock(&self.queue);
+                match self.shared.settings.sync {
+                    SyncMode::Always if !queue.is_empty() => vec![queue.remove(0)],
+                    _ => std::mem::take(&mut *queue),
+                }
+            };
+            if batch.is_empty() {
+                return;
+            }
+            self.commit(engine, batch).await;
+            if self.log_is_long(engine) {
+                if let Err(error) = self.checkpoint(engine).await {
+                    tracing::error!(file = %self.file_name, %error, "checkpoint failed; the log keeps every write");
+                }
+            }
+        }
+    }
+
+    fn log_is_long(&self, engine: &Engine) -> bool {
+        let size = match &*self.resident.read().unwrap_or_else(PoisonError::into_inner) {
+            Resident::Loaded(doc) => doc.serialized_len(),
+            _ => return false,
+        };
+        engine.log.is_some() && engine.log_len > self.shared.settings.checkpoint_bytes.max(size)
+    }
+
+    /// Makes one batch durable and applies it; every writer in it gets its answer.
+    async fn commit(&self, engine: &mut Engine, batch: Vec<Pending>) {
+        if let Err(error) = self.ensure_loaded(engine).await {
+            return fail_all(batch, || clone_error(&error));
+        }
+        if engine.broken {
+            return fail_all(batch, || {
+                StoreError::Io(io::Error::other(
+                    "the log could not be repaired after a failed write; reload the document",
+                ))
+            });
+        }
+        // Log every edit that changes something (an unchanged update costs no sync).
+        let mut record = Vec::new();
+        {
+            let state = self.resident.read().unwrap_or_else(PoisonError::into_inner);
+            let doc = match &*state {
+                Resident::Loaded(doc) => doc,
+                Resident::Corrupt(reason) => {
+                    let reason = reason.clone();
+                    drop(state);
+                    return fail_all(batch, || self.corrupt(&reason));
+                }
+                Resident::Unloaded => {
+                    return fail_all(batch, || {
+                        StoreError::Io(io::Error::other("document not loaded"))
+                    })
+                }
+            };
+            let mut touched: HashSet<Coordinate> = HashSet::new();
+            for pending in &batch {
+                let coordinate = pending.edit.coordinate();
+                if touched.contains(&coordinate) || pending.edit.changes(doc) {
+                    wal::encode(&pending.edit, &mut record);
+                    touched.insert(coordinate);
+                }
+            }
+        }
+        if !record.is_empty() {
+            if let Err(error) = self.append(engine, record).await {
+                let error = StoreError::from_io(error);
+                return fail_all(batch, || clone_error(&error));
+            }
+        }
+        let mut state = self
+            .resident
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Resident::Loaded(doc) = &mut *state else {
+            return fail_all(batch, || {
+                StoreError::Io(io::Error::other("document not loaded"))
+            });
+        };
+        for pending in batch {
+            let outcome = pending.edit.apply(doc).map_err(StoreError::from);
+            let _ = pending.reply.send(outcome);
+        }
+        let charge = charge_of(doc);
+        drop(state);
+        self.recharge(engine, charge);
+    }
+
+    /// Appends records to the log (creating it if needed) and syncs per the sync mode.
+    /// On failure the log is cut back to where it was, so nothing refused is replayed.
+    async fn append(&self, engine: &mut Engine, record: Vec<u8>) -> io::Result<()> {
+        if engine.log.is_none() {
+            let base = engine.base.unwrap_or_else(|| Base::of(b""));
+            let disk = self.shared.disk.clone();
+            let path = self.log_path.clone();
+            let log = blocking(move || {
+                disk.replace(&path, &wal::header(base))?;
+                disk.open_log(&path)
+            })
+            .await?;
+            engine.log = Some(log);
+            engine.log_len = wal::HEADER_LEN as u64;
+        }
+        let Some(mut log) = engine.log.take() else {
+            return Err(io::Error::other("log not open"));
+        };
+        let sync = self.shared.settings.sync != SyncMode::Off;
+        let before = engine.log_len;
+        let added = record.len() as u64;
+        let (log, result) = tokio::task::spawn_blocking(move || {
+            let result = log
+                .append(&record)
+                .and_then(|()| if sync { log.sync() } else { Ok(()) });
+            let result = match result {
+                Ok(()) => Ok(()),
+                Err(error) => match log.truncate(before) {
+                    Ok(()) => Err((error, true)),
+                    Err(_) => Err((error, false)),
+                },
+            };
+            (log, result)
+        })
+        .await
+        .map_err(|join| io::Error::other(format!("storage task failed: {join}")))?;
+        engine.log = Some(log);
+        match result {
+            Ok(()) => {
+                engine.log_len += added;
+                Ok(())
+            }
+            Err((error, repaired)) => {
+                if !repaired {
+                    tracing::error!(file = %self.file_name, %error, "a failed write could not be cut from the log; refusing writes until reload");
+                    engine.broken = true;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Loads the document from its checkpoint and log if it is not resident.
+    async fn ensure_loaded(&self, engine: &mut Engine) -> Result<(), StoreError> {
+        if !matches!(
+            *self.resident.read().unwrap_or_else(PoisonError::into_inner),
+            Resident::Unloaded
+        ) {
+            return Ok(());
+        }
+        let disk = self.shared.disk.clone();
+        let (checkpoint_path, log_path) = (self.checkpoint_path.clone(), self.log_path.clone());
+        let file_name = self.file_name.clone();
+        let recovered = blocking(move || recover(&*disk, &checkpoint_path, &log_path, &file_name))
+            .await
+            .map_err(StoreError::from_io)?;
+        let mut state = self
+            .resident
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        match recovered {
+            Recovered::Loaded { doc, base, log } => {
+                let charge = charge_of(&doc);
+                *state = Resident::Loaded(doc);
+                drop(state);
+                engine.base = Some(base);
+                (engine.log, engine.log_len) = match log {
+                    Some((log, len)) => (Some(log), len),
+                    None => (None, 0),
+                };
+                engine.broken = false;
+                self.recharge(engine, charge);
+            }
+            Recovered::Corrupt(reason) => {
+                tracing::error!(file = %self.file_name, %reason, "stored document is unreadable; refusing to serve or overwrite it");
+                *state = Resident::Corrupt(reason);
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds the log into a new canonical checkpoint and removes the log.
+    async fn checkpoint(&self, engine: &mut Engine) -> io::Result<()> {
+        let bytes = match &*self.resident.read().unwrap_or_else(PoisonError::into_inner) {
+            Resident::Loaded(doc) => doc.to_bytes(),
+            _ => return Ok(()),
+        };
+        let base = Base::of(&bytes);
+        let disk = self.shared.disk.clone();
+        let path = self.checkpoint_path.clone();
+        blocking(move || disk.replace(&path, &bytes)).await?;
+        engine.base = Some(base);
+        // The log's base no longer matches: even if removing it fails, it is never replayed.
+        engine.log = None;
+        engine.log_len = 0;
+        engine.broken = false;
+        let disk = self.shared.disk.clone();
+        let path = self.log_path.clone();
+        blocking(move || disk.remove(&path)).await
+    }
+
+    /// Checkpoints if the log holds anything (eviction, shutdown).
+    pub(crate) async fn flush(&self) -> io::Result<()> {
+        let mut engine = self.engine.lock().await;
+        self.flush_locked(&mut engine).await
+    }
+
+    async fn flush_locked(&self, engine: &mut Engine) -> io::Result<()> {
+        if engine.log.is_some() && !engine.broken {
+            self.checkpoint(engine).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops the resident state after checkpointing it, unless the document is busy.
+    /// Returns the bytes released.
+    pub(crate) async fn evict(&self) -> u64 {
+        let Ok(mut engine) = self.engine.try_lock() else {
+            return 0;
+        };
+        if !lock(&self.queue).is_empty() || engine.broken {
+            return 0;
+        }
+        if let Err(error) = self.flush_locked(&mut engine).await {
+            tracing::warn!(file = %self.file_name, %error, "not evicted: checkpoint failed");
+            return 0;
+        }
+        self.unload(&mut engine)
+    }
+
+    fn unload(&self, engine: &mut Engine) -> u64 {
+        *self
+            .resident
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Resident::Unloaded;
+        engine.log = None;
+        engine.log_len = 0;
+        engine.base = None;
+        let released = engine.charged;
+        self.recharge(engine, 0);
+        released
+    }
+
+    /// Discards the resident state and recovers it again from disk (the `load` verb).
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let mut engine = self.engine.lock().await;
+        self.unload(&mut engine);
+        engine.broken = false;
+        self.ensure_loaded(&mut engine).await?;
+        match &*self.resident.read().unwrap_or_else(PoisonError::into_inner) {
+            Resident::Corrupt(reason) => Err(self.corrupt(reason)),
+            _ => Ok(()),
+        }
+    }
+
+    fn recharge(&self, engine: &mut Engine, charge: u64) {
+        self.shared.budget.adjust(engine.charged, charge);
+        engine.charged = charge;
+    }
+}
+
+fn charge_of(doc: &Document) -> u64 {
+    doc.text_len() + doc.len() as u64 * SCROLL_OVERHEAD + DOCUMENT_OVERHEAD
+}
+
+fn fail_all(batch: Vec<Pending>, error: impl Fn() -> StoreError) {
+    for pending in batch {
+        let _ = pending.reply.send(Err(error()));
+    }
+}
+
+/// Store errors hold `io::Error`, which does not clone: keep kind and message.
+fn clone_error(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Corrupt { file, reason } => StoreError::Corrupt {
+            file: file.clone(),
+            reason: reason.clone(),
+        },
+        StoreError::NoSpace => StoreError::NoSpace,
+        StoreError::Io(io) => StoreError::Io(io::Error::new(io.kind(), io.to_string())),
+        StoreError::Edit(edit) => StoreError::Edit(edit.clone()),
+    }
+}
+
+/// Reads the checkpoint, replays the log over it, and cuts a torn tail off the log.
+fn recover(
+    disk: &dyn super::disk::Disk,
+    checkpoint_path: &std::path::Path,
+    log_path: &std::path::Path,
+    file_name: &str,
+) -> io::Result<Recovered> {
+    let bytes = disk.read(checkpoint_path)?.unwrap_or_default();
+    let base = Base::of(&bytes);
+    let mut doc = match Document::parse(&bytes) {
+        Ok(doc) => doc,
+        Err(error) => return Ok(Recovered::Corrupt(error.to_string())),
+    };
+    drop(bytes);
+    let Some(log_bytes) = disk.read(log_path)? else {
+        return Ok(Recovered::Loaded {
+            doc,
+            base,
+            log: None,
+        });
+    };
+    match wal::decode(&log_bytes) {
+        Contents::Foreign => Ok(Recovered::Corrupt(format!(
+            "{file_name}.wal is not an SQ write-ahead log"
+        ))),
+        Contents::Records { base: log_base, .. } if log_base != base => {
+            tracing::info!(file = %file_name, "discarding a log already folded into the checkpoint");
+            disk.remove(log_path)?;
+            Ok(Recovered::Loaded {
+                doc,
+                base,
+                log: None,
+            })
+        }
+        Contents::Records {
+            edits,
+            valid_len,
+            discarded,
+            ..
+        } => {
+            for edit in &edits {
+                // Logged edits were checked before they were written.
+                let _ = edit.apply(&mut doc);
+            }
+            let mut log = disk.open_log(log_path)?;
+            if discarded > 0 {
+                tracing::warn!(file = %file_name, replayed = edits.len(), discarded_bytes = discarded, "log had a torn or corrupt tail (never acknowledged); cut it off");
+                log.truncate(valid_len)?;
+            } else if !edits.is_empty() {
+                tracing::info!(file = %file_name, replayed = edits.len(), "replayed the log");
+            }
+            Ok(Recovered::Loaded {
+                doc,
+                base,
+                log: Some((log, valid_len)),
+            })
+        }
+    }
+}

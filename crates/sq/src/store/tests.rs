@@ -1,0 +1,375 @@
+//! The storage engine against its own files: recovery, torn and corrupt logs, faults,
+//! group commit, checkpoints and eviction.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use phext::Coordinate;
+
+use super::disk::faulty::FaultyDisk;
+use super::wal::{self, Base};
+use super::*;
+
+fn c(s: &str) -> Coordinate {
+    s.parse().unwrap()
+}
+
+fn name(s: &str) -> DocName {
+    DocName::parse(s.as_bytes()).unwrap()
+}
+
+fn settings() -> StoreSettings {
+    StoreSettings::default()
+}
+
+fn store(settings: StoreSettings) -> Store {
+    Store::new(settings)
+}
+
+async fn select(dir: &Directory, doc: &str, at: &str) -> String {
+    let at = c(at);
+    dir.read(&name(doc), |d| d.select(&at).to_owned())
+        .await
+        .unwrap()
+}
+
+async fn bytes(dir: &Directory, doc: &str) -> Vec<u8> {
+    dir.read(&name(doc), phext::Document::to_bytes)
+        .await
+        .unwrap()
+}
+
+fn update(at: &str, text: &str) -> Edit {
+    Edit::Update(c(at), text.into())
+}
+
+#[tokio::test]
+async fn writes_survive_a_crash_through_the_log() {
+    let temp = tempfile::tempdir().unwrap();
+    {
+        let store = store(settings());
+        let dir = store.directory(temp.path());
+        dir.write(&name("doc"), &update("1", "one")).await.unwrap();
+        dir.write(&name("doc"), &Edit::Insert(c("1"), " more".into()))
+            .await
+            .unwrap();
+        dir.write(&name("doc"), &update("2.1", "two"))
+            .await
+            .unwrap();
+        dir.write(&name("doc"), &Edit::Delete(c("2.1")))
+            .await
+            .unwrap();
+        dir.write(&name("doc"), &update("3", "three"))
+            .await
+            .unwrap();
+        // Dropped without a checkpoint: as after SIGKILL, only the log has the writes.
+    }
+    assert!(!temp.path().join("doc.phext").exists());
+    assert!(temp.path().join("doc.phext.wal").exists());
+    let store = store(settings());
+    let dir = store.directory(temp.path());
+    assert_eq!(bytes(&dir, "doc").await, b"one more\x17\x17three");
+}
+
+#[tokio::test]
+async fn a_checkpoint_folds_the_log_into_the_phext_file() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = store(StoreSettings {
+        checkpoint_bytes: 200,
+        ..settings()
+    });
+    let dir = store.directory(temp.path());
+    for i in 0..20 {
+        dir.write(
+            &name("doc"),
+            &update(&format!("{}", i + 1), "some scroll text"),
+        )
+        .await
+        .unwrap();
+    }
+    let on_disk = std::fs::read(temp.path().join("doc.phext")).unwrap();
+    let doc = phext::Document::parse(&on_disk).unwrap();
+    assert!(
+        doc.len() >= 10,
+        "checkpoints happened along the way: {}",
+        doc.len()
+    );
+    store.checkpoint_all().await;
+    assert_eq!(
+        std::fs::read(temp.path().join("doc.phext")).unwrap(),
+        bytes(&dir, "doc").await
+    );
+    assert!(
+        !temp.path().join("doc.phext.wal").exists(),
+        "the log is gone after a checkpoint"
+    );
+}
+
+fn write_log(path: &Path, base: &[u8], edits: &[Edit]) -> Vec<usize> {
+    let mut log = wal::header(Base::of(base));
+    let mut ends = Vec::new();
+    for edit in edits {
+        wal::encode(edit, &mut log);
+        ends.push(log.len());
+    }
+    std::fs::write(path, &log).unwrap();
+    ends
+}
+
+#[tokio::test]
+async fn a_torn_tail_is_discarded_and_cut_off() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(temp.path().join("doc.phext"), b"base").unwrap();
+    let log = temp.path().join("doc.phext.wal");
+    let ends = write_log(
+        &log,
+        b"base",
+        &[update("2", "kept"), update("3", "torn away")],
+    );
+    // Tear the last record in half, as a crash mid-append would.
+    let torn_len = (ends[0] + ends[1]) / 2;
+    let file = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+    file.set_len(torn_len as u64).unwrap();
+    drop(file);
+
+    let store = store(settings());
+    let dir = store.directory(temp.path());
+    assert_eq!(bytes(&dir, "doc").await, b"base\x17kept");
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().len(),
+        ends[0] as u64,
+        "the torn tail was cut off"
+    );
+    dir.write(&name("doc"), &update("4", "after"))
+        .await
+        .unwrap();
+    drop(dir);
+    drop(store);
+    let store = Store::new(settings());
+    assert_eq!(
+        bytes(&store.directory(temp.path()), "doc").await,
+        b"base\x17kept\x17\x17after"
+    );
+}
+
+#[tokio::test]
+async fn a_corrupt_record_ends_replay() {
+    let temp = tempfile::tempdir().unwrap();
+    let log = temp.path().join("doc.phext.wal");
+    let ends = write_log(
+        &log,
+        b"",
+        &[
+            update("1", "good"),
+            update("2", "flipped"),
+            update("3", "after"),
+        ],
+    );
+    let mut raw = std::fs::read(&log).unwrap();
+    raw[ends[0] + 20] ^= 0xFF;
+    std::fs::write(&log, &raw).unwrap();
+    let store = store(settings());
+    assert_eq!(bytes(&store.directory(temp.path()), "doc").await, b"good");
+}
+
+#[tokio::test]
+async fn a_log_already_folded_in_is_not_replayed_twice() {
+    let temp = tempfile::tempdir().unwrap();
+    // The checkpoint already holds the append; the log still names the older base.
+    std::fs::write(temp.path().join("doc.phext"), b"ab").unwrap();
+    write_log(
+        &temp.path().join("doc.phext.wal"),
+        b"a",
+        &[Edit::Insert(c("1"), "b".into())],
+    );
+    let store = store(settings());
+    assert_eq!(bytes(&store.directory(temp.path()), "doc").await, b"ab");
+    assert!(!temp.path().join("doc.phext.wal").exists());
+}
+
+#[tokio::test]
+async fn corrupt_files_are_refused_and_never_written() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(temp.path().join("bad.phext"), b"\xff\xfe").unwrap();
+    write_log(
+        &temp.path().join("bad.phext.wal"),
+        b"\xff\xfe",
+        &[update("1", "x")],
+    );
+    std::fs::write(
+        temp.path().join("foreign.phext.wal"),
+        b"something else entirely, not a log",
+    )
+    .unwrap();
+    let store = store(settings());
+    let dir = store.directory(temp.path());
+    for doc in ["bad", "foreign"] {
+        assert!(matches!(
+            dir.read(&name(doc), |_| ()).await,
+            Err(StoreError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            dir.write(&name(doc), &update("1", "y")).await,
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+    store.checkpoint_all().await;
+    assert_eq!(
+        std::fs::read(temp.path().join("bad.phext")).unwrap(),
+        b"\xff\xfe"
+    );
+    assert!(!temp.path().join("foreign.phext").exists());
+    assert_eq!(
+        std::fs::read(temp.path().join("foreign.phext.wal")).unwrap(),
+        b"something else entirely, not a log"
+    );
+}
+
+#[tokio::test]
+async fn disk_full_refuses_the_write_and_leaves_no_trace() {
+    let temp = tempfile::tempdir().unwrap();
+    let disk = FaultyDisk::default();
+    let store = Store::with_disk(settings(), Arc::new(disk.clone()));
+    let dir = store.directory(temp.path());
+    dir.write(&name("doc"), &update("1", "before"))
+        .await
+        .unwrap();
+
+    disk.faults.lock().unwrap().append = Some(libc::ENOSPC);
+    let refused = dir.write(&name("doc"), &update("1", "refused")).await;
+    assert!(matches!(refused, Err(StoreError::NoSpace)), "{refused:?}");
+    assert_eq!(
+        select(&dir, "doc", "1").await,
+        "before",
+        "reads keep working"
+    );
+
+    disk.faults.lock().unwrap().append = None;
+    disk.faults.lock().unwrap().sync = Some(libc::EIO);
+    let refused = dir.write(&name("doc"), &update("2", "also refused")).await;
+    assert!(matches!(refused, Err(StoreError::Io(_))), "{refused:?}");
+
+    disk.faults.lock().unwrap().sync = None;
+    dir.write(&name("doc"), &update("3", "after"))
+        .await
+        .unwrap();
+    drop(dir);
+    drop(store);
+    // After a crash, only what was acknowledged is there.
+    let store = Store::new(settings());
+    assert_eq!(
+        bytes(&store.directory(temp.path()), "doc").await,
+        b"before\x17\x17after"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_checkpoint_keeps_every_write_in_the_log() {
+    let temp = tempfile::tempdir().unwrap();
+    let disk = FaultyDisk::default();
+    let store = Store::with_disk(
+        StoreSettings {
+            checkpoint_bytes: 1,
+            ..settings()
+        },
+        Arc::new(disk.clone()),
+    );
+    let dir = store.directory(temp.path());
+    dir.write(&name("doc"), &update("1", "first"))
+        .await
+        .unwrap();
+    disk.faults.lock().unwrap().replace = Some(libc::ENOSPC);
+    // The checkpoint after this write fails; the write itself is durable in the log.
+    dir.write(&name("doc"), &update("2", "second"))
+        .await
+        .unwrap();
+    drop(dir);
+    drop(store);
+    let store = Store::new(settings());
+    assert_eq!(
+        bytes(&store.directory(temp.path()), "doc").await,
+        b"first\x17second"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_share_syncs() {
+    for (mode, shared) in [(SyncMode::Batch, true), (SyncMode::Always, false)] {
+        let temp = tempfile::tempdir().unwrap();
+        let disk = FaultyDisk::default();
+        let store = Arc::new(Store::with_disk(
+            StoreSettings {
+                sync: mode,
+                ..settings()
+            },
+            Arc::new(disk.clone()),
+        ));
+        let dir = store.directory(temp.path());
+        let writers: Vec<_> = (0..200)
+            .map(|_| {
+                let dir = dir.clone();
+                tokio::spawn(async move {
+                    dir.write(&name("doc"), &Edit::Insert(c("1"), "x".into()))
+                        .await
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap().unwrap();
+        }
+        assert_eq!(select(&dir, "doc", "1").await, "x".repeat(200));
+        let syncs = disk.syncs.load(Ordering::Relaxed);
+        if shared {
+            assert!(syncs < 200, "{mode:?}: {syncs} syncs for 200 writes");
+        } else {
+            assert_eq!(syncs, 200, "{mode:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn eviction_keeps_memory_in_budget_and_documents_come_back() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = Arc::new(store(StoreSettings {
+        max_resident_bytes: 64 * 1024,
+        ..settings()
+    }));
+    let text = "y".repeat(2000);
+    let dirs: Vec<_> = (0..40)
+        .map(|i| {
+            let path = temp.path().join(format!("t{i}"));
+            std::fs::create_dir(&path).unwrap();
+            store.directory(&path)
+        })
+        .collect();
+    for (i, dir) in dirs.iter().enumerate() {
+        for k in 1..=5 {
+            dir.write(
+                &name("doc"),
+                &update(&k.to_string(), &format!("{i}-{k}-{text}")),
+            )
+            .await
+            .unwrap();
+        }
+        store
+            .evict_to(store.shared.settings.max_resident_bytes)
+            .await;
+        assert!(
+            store.resident_bytes() <= 64 * 1024,
+            "after tenant {i}: {}",
+            store.resident_bytes()
+        );
+    }
+    for (i, dir) in dirs.iter().enumerate() {
+        assert_eq!(select(dir, "doc", "5").await, format!("{i}-5-{text}"));
+        store
+            .evict_to(store.shared.settings.max_resident_bytes)
+            .await;
+    }
+    // Evicted documents were checkpointed: their logs are gone.
+    let logs = (0..40)
+        .filter(|i| temp.path().join(format!("t{i}/doc.phext.wal")).exists())
+        .count();
+    assert!(logs < 40, "{logs} logs left");
+}

@@ -15,14 +15,28 @@ use super::{Shared, StoreError};
 /// committed in order (concurrent ones share a sync); documents never wait on each other.
 pub struct Directory {
     path: PathBuf,
+    /// The filesystem the directory is on, registered for group commit.
+    device: Option<u64>,
     shared: Arc<Shared>,
     documents: Mutex<HashMap<DocName, Arc<DocHandle>>>,
 }
 
 impl Directory {
     pub(crate) fn new(path: PathBuf, shared: Arc<Shared>) -> Self {
+        // Opened now, before any write here, so the sync handle reports every error.
+        let device = match shared.disk.filesystem(&path) {
+            Ok((device, handle)) => {
+                shared.committer.register(device, handle);
+                Some(device)
+            }
+            Err(error) => {
+                tracing::warn!(dir = %path.display(), %error, "no filesystem-wide sync; each write syncs its own log");
+                None
+            }
+        };
         Directory {
             path,
+            device,
             shared,
             documents: Mutex::new(HashMap::new()),
         }
@@ -40,6 +54,7 @@ impl Directory {
                     self.shared.clone(),
                     &self.path,
                     name.file_name(),
+                    self.device,
                 ))
             })
             .clone()

@@ -3,8 +3,10 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Whole-file reads, atomic durable replacement, removal, and append-only logs.
 pub trait Disk: Send + Sync + 'static {
@@ -17,6 +19,17 @@ pub trait Disk: Send + Sync + 'static {
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Opens an existing file for appending.
     fn open_log(&self, path: &Path) -> io::Result<Box<dyn LogFile>>;
+    /// A handle that makes everything written to the filesystem holding `dir` durable,
+    /// and that filesystem's device id. Open it before writing to `dir`: it reports
+    /// write-back errors from its opening on.
+    fn filesystem(&self, dir: &Path) -> io::Result<(u64, Arc<dyn FsSync>)>;
+}
+
+/// Makes a whole filesystem durable at once: one call covers the logs of every document
+/// on it, which is how writers to different documents share a sync.
+pub trait FsSync: Send + Sync {
+    /// Returns once every byte written to the filesystem so far is durable.
+    fn sync(&self) -> io::Result<()>;
 }
 
 /// An append-only file.
@@ -89,6 +102,38 @@ impl Disk for RealDisk {
         let file = OpenOptions::new().append(true).open(path)?;
         Ok(Box::new(file))
     }
+
+    fn filesystem(&self, dir: &Path) -> io::Result<(u64, Arc<dyn FsSync>)> {
+        let handle = File::open(dir)?;
+        let device = handle.metadata()?.dev();
+        Ok((device, Arc::new(SyncFs(handle))))
+    }
+}
+
+/// `syncfs(2)` on a descriptor of the filesystem. On Linux it waits for the writes and
+/// gives the guarantees of fsync on every file of the filesystem, and it reports
+/// write-back errors that happened since the descriptor was opened.
+struct SyncFs(File);
+
+impl FsSync for SyncFs {
+    #[cfg(target_os = "linux")]
+    fn sync(&self) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: syncfs only reads the descriptor, which `self.0` keeps open.
+        if unsafe { libc::syncfs(self.0.as_raw_fd()) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn sync(&self) -> io::Result<()> {
+        // Without syncfs, a full sync is the only filesystem-wide barrier.
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+        Ok(())
+    }
 }
 
 impl LogFile for File {
@@ -114,20 +159,20 @@ pub mod faulty {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::{Arc, Mutex};
 
-    use super::{Disk, LogFile, RealDisk};
+    use super::{Disk, FsSync, LogFile, RealDisk};
 
     /// Which operation fails next, and how.
     #[derive(Debug, Default)]
     pub struct Faults {
         /// Fail every log append with this raw OS error.
         pub append: Option<i32>,
-        /// Fail every log sync with this raw OS error.
+        /// Fail every log or filesystem sync with this raw OS error.
         pub sync: Option<i32>,
-        /// Fail every file replacement with this raw OS error.
-        pub replace: Option<i32>,
+        /// Fail every checkpoint (replacement of a `.phext` file) with this raw OS error.
+        pub checkpoint: Option<i32>,
     }
 
-    /// The real disk, failing where [`Faults`] says, and counting log syncs.
+    /// The real disk, failing where [`Faults`] says, and counting syncs.
     #[derive(Clone, Default)]
     pub struct FaultyDisk {
         /// The switchboard; change it while the store runs.
@@ -152,7 +197,9 @@ pub mod faulty {
         }
 
         fn replace(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-            self.check(|f| f.replace)?;
+            if path.extension().is_some_and(|e| e == "phext") {
+                self.check(|f| f.checkpoint)?;
+            }
             RealDisk.replace(path, bytes)
         }
 
@@ -165,6 +212,31 @@ pub mod faulty {
                 inner: RealDisk.open_log(path)?,
                 disk: self.clone(),
             }))
+        }
+
+        fn filesystem(&self, dir: &Path) -> io::Result<(u64, Arc<dyn FsSync>)> {
+            let (device, inner) = RealDisk.filesystem(dir)?;
+            Ok((
+                device,
+                Arc::new(FaultySync {
+                    inner,
+                    disk: self.clone(),
+                }),
+            ))
+        }
+    }
+
+    struct FaultySync {
+        inner: Arc<dyn FsSync>,
+        disk: FaultyDisk,
+    }
+
+    impl FsSync for FaultySync {
+        fn sync(&self) -> io::Result<()> {
+            self.disk.check(|f| f.sync)?;
+            self.inner.sync()?;
+            self.disk.syncs.fetch_add(1, Ordering::Relaxed);
+            Ok(())
         }
     }
 

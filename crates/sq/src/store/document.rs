@@ -23,6 +23,9 @@ use super::{Shared, StoreError, SyncMode};
 /// Memory a resident document is charged beyond its text, per scroll (map node, key,
 /// string header) and per document.
 const SCROLL_OVERHEAD: u64 = 96;
+/// Appends up to this size are written on the async worker (a copy into the page cache);
+/// larger ones, and every sync, go to the blocking pool.
+const INLINE_APPEND: usize = 16 * 1024;
 const DOCUMENT_OVERHEAD: u64 = 512;
 
 enum Resident {
@@ -55,6 +58,8 @@ struct Engine {
 /// A document's handle, shared by every request for it.
 pub struct DocHandle {
     file_name: String,
+    /// The filesystem whose shared sync commits this document's writes, if known.
+    device: Option<u64>,
     checkpoint_path: PathBuf,
     log_path: PathBuf,
     shared: Arc<Shared>,
@@ -88,8 +93,14 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl DocHandle {
-    pub(crate) fn new(shared: Arc<Shared>, dir: &std::path::Path, file_name: String) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        dir: &std::path::Path,
+        file_name: String,
+        device: Option<u64>,
+    ) -> Self {
         DocHandle {
+            device,
             checkpoint_path: dir.join(&file_name),
             log_path: dir.join(format!("{file_name}.wal")),
             file_name,
@@ -257,8 +268,9 @@ impl DocHandle {
         self.recharge(engine, charge);
     }
 
-    /// Appends records to the log (creating it if needed) and syncs per the sync mode.
-    /// On failure the log is cut back to where it was, so nothing refused is replayed.
+    /// Appends records to the log (creating it if needed) and makes them durable per the
+    /// sync mode. On failure the log is cut back to where it was, so nothing refused is
+    /// ever replayed.
     async fn append(&self, engine: &mut Engine, record: Vec<u8>) -> io::Result<()> {
         if engine.log.is_none() {
             let base = engine.base.unwrap_or_else(|| Base::of(b""));
@@ -272,41 +284,73 @@ impl DocHandle {
             engine.log = Some(log);
             engine.log_len = wal::HEADER_LEN as u64;
         }
-        let Some(mut log) = engine.log.take() else {
-            return Err(io::Error::other("log not open"));
+        let group = match (self.shared.settings.sync, self.device) {
+            (SyncMode::Batch, Some(device)) => Some(device),
+            _ => None,
         };
-        let sync = self.shared.settings.sync != SyncMode::Off;
+        let sync_file = match self.shared.settings.sync {
+            SyncMode::Off => false,
+            SyncMode::Always => true,
+            SyncMode::Batch => group.is_none(),
+        };
         let before = engine.log_len;
         let added = record.len() as u64;
-        let (log, result) = tokio::task::spawn_blocking(move || {
-            let result = log
-                .append(&record)
-                .and_then(|()| if sync { log.sync() } else { Ok(()) });
-            let result = match result {
-                Ok(()) => Ok(()),
-                Err(error) => match log.truncate(before) {
-                    Ok(()) => Err((error, true)),
-                    Err(_) => Err((error, false)),
-                },
-            };
-            (log, result)
-        })
-        .await
-        .map_err(|join| io::Error::other(format!("storage task failed: {join}")))?;
-        engine.log = Some(log);
+        let mut result = if sync_file || record.len() > INLINE_APPEND {
+            self.with_log(engine, move |log| {
+                log.append(&record)?;
+                if sync_file {
+                    log.sync()?;
+                }
+                Ok(())
+            })
+            .await
+        } else {
+            // A small append only copies into the page cache: cheaper here than a trip to
+            // the blocking pool. The sync that makes it durable runs there.
+            match engine.log.as_mut() {
+                Some(log) => log.append(&record),
+                None => Err(io::Error::other("log not open")),
+            }
+        };
+        if let (Ok(()), Some(device)) = (&result, group) {
+            result = self.shared.committer.sync(device).await;
+        }
         match result {
             Ok(()) => {
                 engine.log_len += added;
                 Ok(())
             }
-            Err((error, repaired)) => {
-                if !repaired {
+            Err(error) => {
+                if self
+                    .with_log(engine, move |log| log.truncate(before))
+                    .await
+                    .is_err()
+                {
                     tracing::error!(file = %self.file_name, %error, "a failed write could not be cut from the log; refusing writes until reload");
                     engine.broken = true;
                 }
                 Err(error)
             }
         }
+    }
+
+    /// Runs blocking work on the open log, off the async workers.
+    async fn with_log(
+        &self,
+        engine: &mut Engine,
+        work: impl FnOnce(&mut Box<dyn LogFile>) -> io::Result<()> + Send + 'static,
+    ) -> io::Result<()> {
+        let Some(mut log) = engine.log.take() else {
+            return Err(io::Error::other("log not open"));
+        };
+        let (log, result) = tokio::task::spawn_blocking(move || {
+            let result = work(&mut log);
+            (log, result)
+        })
+        .await
+        .map_err(|join| io::Error::other(format!("storage task failed: {join}")))?;
+        engine.log = Some(log);
+        result
     }
 
     /// Loads the document from its checkpoint and log if it is not resident.

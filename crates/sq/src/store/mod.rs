@@ -9,6 +9,7 @@
 //! replays its log and cuts off a torn tail. See docs/ARCHITECTURE.md for what a crash at
 //! any point leaves behind.
 
+mod commit;
 mod directory;
 mod disk;
 mod document;
@@ -23,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use directory::Directory;
-pub use disk::{Disk, LogFile, RealDisk};
+pub use disk::{Disk, FsSync, LogFile, RealDisk};
 pub use edit::{Edit, EditOutcome};
 pub use name::{DocName, InvalidName};
 
@@ -65,8 +66,8 @@ impl StoreError {
 pub enum SyncMode {
     /// Every write gets its own sync before its reply.
     Always,
-    /// Every write is synced before its reply; concurrent writers share one sync
-    /// (group commit).
+    /// Every write is synced before its reply; concurrent writers, to any documents on
+    /// one filesystem, share one sync (group commit).
     #[default]
     Batch,
     /// Writes reach the OS before the reply but are never synced by SQ: they survive a
@@ -126,6 +127,7 @@ pub(crate) struct Shared {
     pub(crate) disk: Arc<dyn Disk>,
     pub(crate) settings: StoreSettings,
     pub(crate) budget: Budget,
+    pub(crate) committer: Arc<commit::Committer>,
     /// A logical clock for least-recently-used order.
     pub(crate) tick: AtomicU64,
 }
@@ -161,6 +163,7 @@ impl Store {
                 disk,
                 settings,
                 budget,
+                committer: Arc::new(commit::Committer::default()),
                 tick: AtomicU64::new(1),
             }),
             directories: Mutex::new(HashMap::new()),

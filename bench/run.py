@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Drive `sq host` and Redis on loopback with wrk / redis-benchmark; print and record a table.
+
+Called by bench/run.sh after it has built target/release/sq and installed wrk and Redis.
+Everything listens on 127.0.0.1 and is stopped before the script exits.
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SQ = os.path.join(ROOT, "target", "release", "sq")
+LUA = os.path.join(ROOT, "bench", "rotate.lua")
+SC, SN, CH = "\x17", "\x18", "\x19"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrolls(count, size, chapter_every=None, section_every=None):
+    """`count` scrolls of `size` bytes; breaks every so often move to a new chapter/section."""
+    parts = []
+    for i in range(count):
+        if i:
+            if chapter_every and i % chapter_every == 0:
+                parts.append(CH)
+            elif section_every and i % section_every == 0:
+                parts.append(SN)
+            else:
+                parts.append(SC)
+        parts.append(f"scroll {i} ".ljust(size, "x"))
+    return "".join(parts)
+
+
+def seed(work, tenants):
+    bench = scrolls(100, 100)
+    toc = scrolls(1000, 60, section_every=100)
+    for name, _ in tenants:
+        d = os.path.join(work, "data", name)
+        os.makedirs(d, exist_ok=True)
+        for file, text in (("bench.phext", bench), ("toc.phext", toc)):
+            with open(os.path.join(d, file), "w") as f:
+                f.write(text)
+    first = os.path.join(work, "data", tenants[0][0])
+    with open(os.path.join(first, "big.phext"), "w") as f:
+        f.write(scrolls(100_000, 100, chapter_every=10_000))
+    with open(os.path.join(first, "small.phext"), "w") as f:
+        f.write(scrolls(100, 100))
+
+
+def wrk(port, mode, tokens_file, seconds, connections, threads=2):
+    env = dict(os.environ, SQ_MODE=mode, SQ_TOKENS=tokens_file, SQ_VALUE_BYTES="100")
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", LUA,
+         f"http://127.0.0.1:{port}"],
+        env=env, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {p: to_ms(v) for p, v in re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M)}
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"), "errors": errors}
+
+
+def to_ms(value):
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def redis(work, seconds_hint, quick):
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--appendonly", "yes",
+         "--appendfsync", "always", "--save", "", "--dir", work, "--protected-mode", "yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        results = {}
+        n = 50_000 if quick else 200_000
+        for test in ("set", "get"):
+            out = subprocess.run(
+                ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "50", "-n", str(n),
+                 "-d", "100", "-r", "50000", "-t", test, "--csv"],
+                capture_output=True, text=True, check=True).stdout
+            row = [line for line in out.splitlines() if line.startswith('"' + test.upper())][0]
+            cells = [c.strip('"') for c in row.split(",")]
+            results[test] = {"rps": float(cells[1]), "p50": float(cells[4]), "p99": float(cells[6]), "errors": 0}
+        return results
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = re.search(r"model name\s*:\s*(.+)", f.read()).group(1)
+    except (OSError, AttributeError):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    fs = subprocess.run(["df", "-T", tempfile.gettempdir()], capture_output=True, text=True).stdout.splitlines()[-1].split()[1]
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Linux {platform.release()}, {fs} on the data directory"
+
+
+def fmt(result):
+    p50 = f"{result['p50']:.2f}" if result["p50"] is not None else "-"
+    p99 = f"{result['p99']:.2f}" if result["p99"] is not None else "-"
+    return f"{result['rps']:,.0f} | {p50} | {p99} | {result['errors']}"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="3-second runs instead of 10")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md")
+    parser.add_argument("--only", help="run just this SQ test (select, update, mix, toc, big50, big1, small1)")
+    parser.add_argument("--sq-args", default="", help="extra flags for sq host, for experiments")
+    args = parser.parse_args()
+    seconds = 3 if args.quick else 10
+    work = tempfile.mkdtemp(prefix="sq-bench-")
+    server = None
+    try:
+        subprocess.run([SQ, "tenants", "generate", "--count", "500", "--data-root", "data",
+                        "--out", "tenants.json"], cwd=work, check=True,
+                       stdout=open(os.path.join(work, "tokens.tsv"), "w"), stderr=subprocess.DEVNULL)
+        with open(os.path.join(work, "tokens.tsv")) as f:
+            tenants = [tuple(line.rstrip("\n").split("\t")) for line in f if line.strip()]
+        with open(os.path.join(work, "first.tsv"), "w") as f:
+            f.write("\t".join(tenants[0]) + "\n")
+        seed(work, tenants)
+        server = subprocess.Popen([SQ, "host", "0", "--config", "tenants.json", *args.sq_args.split()], cwd=work,
+                                  stdout=subprocess.PIPE, stderr=open(os.path.join(work, "sq.log"), "w"),
+                                  env=dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "info")))
+        port = int(server.stdout.readline().decode().strip().rsplit(":", 1)[1])
+        all_tokens = os.path.join(work, "tokens.tsv")
+        first = os.path.join(work, "first.tsv")
+
+        rows = []
+        print(f"benchmarking for {seconds}s per run ...", file=sys.stderr)
+        # The single-connection latency pair runs first, before heavy writes leave the disk
+        # busy with write-back, so that both sizes see the same disk.
+        tests = {
+            "small1": lambda: wrk(port, "small-update", first, seconds, 1, threads=1),
+            "big1": lambda: wrk(port, "big-update", first, seconds, 1, threads=1),
+            "select": lambda: wrk(port, "select", all_tokens, seconds, 50),
+            "update": lambda: wrk(port, "update", all_tokens, seconds, 50),
+            "mix": lambda: wrk(port, "mix", all_tokens, seconds, 50),
+            "toc": lambda: wrk(port, "toc", all_tokens, seconds, 50),
+            "big50": lambda: wrk(port, "big-update", first, seconds, 50),
+        }
+        if args.only:
+            print(args.only, tests[args.only]())
+            return
+        sq = {name: run() for name, run in tests.items()}
+        server.terminate()
+        server.wait()
+        server = None
+        rd = redis(work, seconds, args.quick)
+
+        def ratio(a, b):
+            return f"{a['rps'] / b['rps']:.2f}x" if b["rps"] else "-"
+
+        rows = [
+            ("select, 100-byte scroll, 500 tenants", sq["select"], "GET", rd["get"]),
+            ("durable update, 100 bytes, 500 tenants", sq["update"], "SET (appendfsync always)", rd["set"]),
+            ("90% select / 10% update, 500 tenants", sq["mix"], "GET", rd["get"]),
+            ("toc of a 1,000-scroll phext, 500 tenants", sq["toc"], "GET", rd["get"]),
+            ("durable update on a 10 MB phext, 1 tenant", sq["big50"], "SET (appendfsync always)", rd["set"]),
+        ]
+        header = ("| SQ test (50 connections) | req/s | p50 ms | p99 ms | errors | Redis yardstick | Redis req/s | "
+                  "Redis p50 ms | Redis p99 ms | SQ / Redis |\n|---|---|---|---|---|---|---|---|---|---|")
+        lines = [header]
+        for name, result, yard, redis_result in rows:
+            lines.append(f"| {name} | {fmt(result)} | {yard} | {redis_result['rps']:,.0f} | "
+                         f"{redis_result['p50']:.2f} | {redis_result['p99']:.2f} | {ratio(result, redis_result)} |")
+        latency = (
+            "| update latency, 1 connection | req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|\n"
+            f"| 10 KB phext (100 scrolls) | {fmt(sq['small1'])} |\n"
+            f"| 10 MB phext (100,000 scrolls) | {fmt(sq['big1'])} |\n\n"
+            f"p50 on 10 MB / p50 on 10 KB: {sq['big1']['p50'] / sq['small1']['p50']:.2f}x "
+            f"(throughput ratio {sq['small1']['rps'] / sq['big1']['rps']:.2f}x)")
+        table = "\n".join(lines)
+        print(table)
+        print()
+        print(latency)
+        if not args.no_write:
+            write_report(table, latency, seconds)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def write_report(table, latency, seconds):
+    path = os.path.join(ROOT, "docs", "BENCHMARKS.md")
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = f"""# Benchmarks
+
+Produced by `bench/run.sh` on {stamp}, on {machine()}. Every figure in a table comes from
+the same run; the machine is shared and noisy, so compare ratios, not absolute numbers.
+
+`bench/run.sh` builds the release binary, generates a 500-tenant config, seeds every tenant
+with a 100-scroll `bench` document and a 1,000-scroll `toc` document (and the first tenant with
+a 10 MB / 100,000-scroll `big` and a 10 KB `small` document), starts `sq host` on loopback with
+the default settings (durable group commit, info logging to a file), and drives it with wrk for
+{seconds} s per test, rotating the tenant token on every request. Redis (`redis-server
+--appendonly yes --appendfsync always`) is measured in the same run with `redis-benchmark -c 50
+-d 100` as the yardstick.
+
+## Throughput at 50 connections
+
+{table}
+
+## Update latency and document size
+
+{latency}
+"""
+    # Hand-written analysis below the tables survives a new run.
+    notes = ""
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+        if "\n## Notes" in old:
+            notes = old[old.index("\n## Notes"):]
+    with open(path, "w") as f:
+        f.write(text + notes)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

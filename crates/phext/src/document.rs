@@ -125,12 +125,7 @@ impl Document {
     /// Removes the scroll at `coordinate` and returns its text, or `None` if it was absent.
     pub fn delete(&mut self, coordinate: &Coordinate) -> Option<String> {
         let removed = self.scrolls.remove(coordinate)?;
-        let (before, after) = self.neighbours(coordinate);
-        self.delimiter_bytes -= transition_len(&before, coordinate);
-        if let Some(after) = after {
-            self.delimiter_bytes -= transition_len(coordinate, &after);
-            self.delimiter_bytes += transition_len(&before, &after);
-        }
+        self.delimiter_bytes -= self.delimiters_around(coordinate);
         self.text_bytes -= removed.len() as u64;
         Some(removed)
     }
@@ -142,16 +137,23 @@ impl Document {
 
     /// Inserts a scroll known to be absent and keeps the delimiter count current.
     fn add_scroll(&mut self, coordinate: Coordinate, text: String) {
-        let (before, after) = self.neighbours(&coordinate);
-        self.delimiter_bytes += transition_len(&before, &coordinate);
-        if let Some(after) = after {
-            self.delimiter_bytes += transition_len(&coordinate, &after);
-            self.delimiter_bytes -= transition_len(&before, &after);
-        }
+        self.delimiter_bytes += self.delimiters_around(&coordinate);
         self.scrolls.insert(coordinate, text);
     }
 
-    /// The nearest scroll coordinates on either side of an absent `coordinate`; the
+    /// The delimiter bytes a scroll at `coordinate` adds between its neighbours (the
+    /// scrolls on either side, whether or not one is at `coordinate` itself).
+    fn delimiters_around(&self, coordinate: &Coordinate) -> u64 {
+        let (before, after) = self.neighbours(coordinate);
+        let mut delimiters = transition_len(&before, coordinate);
+        if let Some(after) = after {
+            delimiters += transition_len(coordinate, &after);
+            delimiters -= transition_len(&before, &after);
+        }
+        delimiters
+    }
+
+    /// The nearest scroll coordinates on either side of `coordinate` (excluding it); the
     /// origin stands in for a missing predecessor, because serialization starts there.
     fn neighbours(&self, coordinate: &Coordinate) -> (Coordinate, Option<Coordinate>) {
         let before = self
@@ -185,6 +187,20 @@ impl Document {
     /// The byte length of the canonical serialization, without serializing.
     pub fn serialized_len(&self) -> u64 {
         self.text_bytes + self.delimiter_bytes
+    }
+
+    /// The serialized length the document would have if the scroll at `coordinate` held
+    /// `text_len` bytes (0: absent), without changing anything. `O(log n)`; quotas use it
+    /// to refuse a write before it is made.
+    pub fn serialized_len_if(&self, coordinate: &Coordinate, text_len: usize) -> u64 {
+        let current = self.get(coordinate).map(str::len);
+        let size = self.serialized_len();
+        match (current, text_len) {
+            (Some(old), 0) => size - old as u64 - self.delimiters_around(coordinate),
+            (Some(old), new) => size - old as u64 + new as u64,
+            (None, 0) => size,
+            (None, new) => size + new as u64 + self.delimiters_around(coordinate),
+        }
     }
 
     /// The scrolls in document order.
@@ -359,6 +375,33 @@ mod tests {
             assert_sizes(&doc);
         }
         assert!(doc.is_empty());
+    }
+
+    #[test]
+    fn serialized_len_if_predicts_every_edit() {
+        let mut doc = Document::parse(b"a\x17b\x18c\x01d").unwrap();
+        for coord in [
+            "1",
+            "2",
+            "3",
+            "1.1.1/1.1.1/1.2.1",
+            "1.1.1/1.1.1/1.2.7",
+            "2.1.1/1.1.1/1.1.1",
+            "3.3",
+        ] {
+            for len in [0, 1, 5] {
+                let predicted = doc.serialized_len_if(&c(coord), len);
+                let mut edited = doc.clone();
+                edited.update(c(coord), &"z".repeat(len)).unwrap();
+                assert_eq!(
+                    predicted,
+                    edited.to_bytes().len() as u64,
+                    "{coord} <- {len}"
+                );
+            }
+        }
+        doc.clear();
+        assert_eq!(doc.serialized_len_if(&c("3"), 2), 4);
     }
 
     #[test]

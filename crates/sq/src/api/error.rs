@@ -72,6 +72,9 @@ impl ApiError {
                 Response::text(status, crate::http::reason(status)).closing()
             }
             ApiError::Store(StoreError::NoSpace) => Response::text(507, "Insufficient Storage"),
+            ApiError::Store(StoreError::QuotaExceeded) => {
+                Response::text(507, "Insufficient Storage: quota exceeded")
+            }
             ApiError::Store(StoreError::Edit(_)) => Response::text(
                 400,
                 "Bad Request: scroll text contains a phext delimiter byte",

@@ -24,7 +24,9 @@ pub(crate) async fn execute(call: Call<'_>) -> Result<Response, ApiError> {
             let outcome = if call.request.method == Method::Head {
                 directory.read(name, |doc| edit.preview(doc)).await?
             } else {
-                directory.write(name, &edit).await?
+                directory
+                    .write(name, &edit, call.tenant.quota_bytes)
+                    .await?
             };
             let word = match call.verb {
                 Verb::Insert => "Inserted",

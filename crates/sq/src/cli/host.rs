@@ -37,7 +37,7 @@ pub fn run(args: HostArgs) -> Result<(), String> {
                 tracing::warn!("config: {warning}");
             }
             tracing::info!(tenants = loaded.tenant_count(), "config loaded");
-            Tenancy::multi(path.clone(), cwd.clone(), &loaded, store.clone())
+            Tenancy::multi(path.clone(), cwd.clone(), loaded, store.clone())
         }
         None => {
             let dir = args.data_dir.clone().unwrap_or_else(|| cwd.clone());

@@ -9,6 +9,7 @@ use phext::Document;
 use super::document::DocHandle;
 use super::edit::{Edit, EditOutcome};
 use super::name::DocName;
+use super::usage::Usage;
 use super::{Shared, StoreError};
 
 /// A tenant's data directory. Reads of one document run in parallel; writes to it are
@@ -18,6 +19,7 @@ pub struct Directory {
     /// The filesystem the directory is on, registered for group commit.
     device: Option<u64>,
     shared: Arc<Shared>,
+    usage: Arc<Usage>,
     documents: Mutex<HashMap<DocName, Arc<DocHandle>>>,
 }
 
@@ -37,6 +39,7 @@ impl Directory {
         Directory {
             path,
             device,
+            usage: Arc::default(),
             shared,
             documents: Mutex::new(HashMap::new()),
         }
@@ -52,6 +55,7 @@ impl Directory {
             .or_insert_with(|| {
                 Arc::new(DocHandle::new(
                     self.shared.clone(),
+                    self.usage.clone(),
                     &self.path,
                     name.file_name(),
                     self.device,
@@ -70,9 +74,46 @@ impl Directory {
         self.handle(name).read(read).await
     }
 
-    /// Applies `edit` once it is durable.
-    pub async fn write(&self, name: &DocName, edit: &Edit) -> Result<EditOutcome, StoreError> {
-        self.handle(name).write(edit.clone()).await
+    /// Applies `edit` once it is durable; refuses it if it would take the directory past
+    /// `quota` bytes.
+    pub async fn write(
+        &self,
+        name: &DocName,
+        edit: &Edit,
+        quota: Option<u64>,
+    ) -> Result<EditOutcome, StoreError> {
+        self.handle(name).write(edit.clone(), quota).await
+    }
+
+    /// Bytes stored: the canonical size of every document (the directory is scanned once,
+    /// then kept current).
+    pub async fn usage(&self) -> Result<u64, StoreError> {
+        if let Some(total) = self.usage.total() {
+            return Ok(total);
+        }
+        let exact: Vec<(String, u64)> = self
+            .handles()
+            .iter()
+            .filter_map(|h| {
+                h.resident_size()
+                    .map(|size| (h.file_name().to_owned(), size))
+            })
+            .collect();
+        let (usage, path) = (self.usage.clone(), self.path.clone());
+        tokio::task::spawn_blocking(move || usage.ensure(&path, &exact))
+            .await
+            .unwrap_or_else(|join| Err(std::io::Error::other(join.to_string())))
+            .map_err(StoreError::from_io)
+    }
+
+    /// Bytes stored, if already known (never scans).
+    pub fn known_usage(&self) -> Option<u64> {
+        self.usage.total()
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
     }
 
     /// Discards the resident state and reads the document again from disk.

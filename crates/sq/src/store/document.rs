@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 
 use super::disk::LogFile;
 use super::edit::{Edit, EditOutcome};
+use super::usage::Usage;
 use super::wal::{self, Base, Contents};
 use super::{Shared, StoreError, SyncMode};
 
@@ -37,6 +38,8 @@ enum Resident {
 
 struct Pending {
     edit: Edit,
+    /// The writer's storage quota in bytes, if it has one.
+    quota: Option<u64>,
     reply: oneshot::Sender<Result<EditOutcome, StoreError>>,
 }
 
@@ -63,6 +66,8 @@ pub struct DocHandle {
     checkpoint_path: PathBuf,
     log_path: PathBuf,
     shared: Arc<Shared>,
+    /// The directory's storage accounting.
+    usage: Arc<Usage>,
     resident: RwLock<Resident>,
     queue: Mutex<Vec<Pending>>,
     engine: tokio::sync::Mutex<Engine>,
@@ -95,11 +100,13 @@ async fn blocking<T: Send + 'static>(
 impl DocHandle {
     pub(crate) fn new(
         shared: Arc<Shared>,
+        usage: Arc<Usage>,
         dir: &std::path::Path,
         file_name: String,
         device: Option<u64>,
     ) -> Self {
         DocHandle {
+            usage,
             device,
             checkpoint_path: dir.join(&file_name),
             log_path: dir.join(format!("{file_name}.wal")),
@@ -160,10 +167,14 @@ impl DocHandle {
 
     /// Logs `edit`, waits until it is durable (sharing the sync with concurrent writers),
     /// applies it, and reports what it did.
-    pub async fn write(self: &Arc<Self>, edit: Edit) -> Result<EditOutcome, StoreError> {
+    pub async fn write(
+        self: &Arc<Self>,
+        edit: Edit,
+        quota: Option<u64>,
+    ) -> Result<EditOutcome, StoreError> {
         self.touch();
         let (reply, outcome) = oneshot::channel();
-        lock(&self.queue).push(Pending { edit, reply });
+        lock(&self.queue).push(Pending { edit, quota, reply });
         // The commit runs as its own task: a request that goes away mid-commit must not
         // leave a logged edit unapplied.
         let handle = self.clone();
@@ -218,8 +229,19 @@ impl DocHandle {
                 ))
             });
         }
-        // Log every edit that changes something (an unchanged update costs no sync).
+        // Under a quota, the directory's usage must be known (one scan, the first time).
+        let used = if batch.iter().any(|p| p.quota.is_some()) {
+            match self.usage_now().await {
+                Ok(used) => used,
+                Err(error) => return fail_all(batch, || clone_error(&error)),
+            }
+        } else {
+            0
+        };
+        // Log every edit that changes something (an unchanged update costs no sync), and
+        // refuse those that would take the writer past its quota.
         let mut record = Vec::new();
+        let mut accepted = Vec::with_capacity(batch.len());
         {
             let state = self.resident.read().unwrap_or_else(PoisonError::into_inner);
             let doc = match &*state {
@@ -236,13 +258,28 @@ impl DocHandle {
                 }
             };
             let mut touched: HashSet<Coordinate> = HashSet::new();
-            for pending in &batch {
+            let mut projected = used;
+            for pending in batch {
                 let coordinate = pending.edit.coordinate();
-                if touched.contains(&coordinate) || pending.edit.changes(doc) {
-                    wal::encode(&pending.edit, &mut record);
-                    touched.insert(coordinate);
+                if !touched.contains(&coordinate) && !pending.edit.changes(doc) {
+                    accepted.push(pending);
+                    continue;
                 }
+                let size = doc.serialized_len_if(&coordinate, pending.edit.text_len_after(doc));
+                let grows = size.saturating_sub(doc.serialized_len());
+                if grows > 0 && pending.quota.is_some_and(|quota| projected + grows > quota) {
+                    let _ = pending.reply.send(Err(StoreError::QuotaExceeded));
+                    continue;
+                }
+                projected = (projected + size).saturating_sub(doc.serialized_len());
+                wal::encode(&pending.edit, &mut record);
+                touched.insert(coordinate);
+                accepted.push(pending);
             }
+        }
+        let batch = accepted;
+        if batch.is_empty() {
+            return;
         }
         if !record.is_empty() {
             if let Err(error) = self.append(engine, record).await {
@@ -264,8 +301,42 @@ impl DocHandle {
             let _ = pending.reply.send(outcome);
         }
         let charge = charge_of(doc);
+        self.usage.set(&self.file_name, doc.serialized_len());
         drop(state);
         self.recharge(engine, charge);
+    }
+
+    /// The directory's storage in use, scanning it the first time.
+    async fn usage_now(&self) -> Result<u64, StoreError> {
+        if let Some(total) = self.usage.total() {
+            return Ok(total);
+        }
+        let usage = self.usage.clone();
+        let dir = self
+            .checkpoint_path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let exact = self
+            .resident_size()
+            .map(|size| vec![(self.file_name.clone(), size)])
+            .unwrap_or_default();
+        blocking(move || usage.ensure(&dir, &exact))
+            .await
+            .map_err(StoreError::from_io)
+    }
+
+    /// The canonical size of the resident document, if loaded.
+    pub(crate) fn resident_size(&self) -> Option<u64> {
+        match &*self.resident.read().unwrap_or_else(PoisonError::into_inner) {
+            Resident::Loaded(doc) => Some(doc.serialized_len()),
+            _ => None,
+        }
+    }
+
+    /// The document's file name (`<name>.phext`).
+    pub(crate) fn file_name(&self) -> &str {
+        &self.file_name
     }
 
     /// Appends records to the log (creating it if needed) and makes them durable per the
@@ -374,6 +445,7 @@ impl DocHandle {
         match recovered {
             Recovered::Loaded { doc, base, log } => {
                 let charge = charge_of(&doc);
+                self.usage.set(&self.file_name, doc.serialized_len());
                 *state = Resident::Loaded(doc);
                 drop(state);
                 engine.base = Some(base);
@@ -490,6 +562,7 @@ fn clone_error(error: &StoreError) -> StoreError {
             reason: reason.clone(),
         },
         StoreError::NoSpace => StoreError::NoSpace,
+        StoreError::QuotaExceeded => StoreError::QuotaExceeded,
         StoreError::Io(io) => StoreError::Io(io::Error::new(io.kind(), io.to_string())),
         StoreError::Edit(edit) => StoreError::Edit(edit.clone()),
     }

@@ -69,10 +69,11 @@ impl Edit {
         }
     }
 
-    /// Roughly how many bytes of log the edit takes.
-    pub fn text_len(&self) -> usize {
+    /// The length of the scroll's text once the edit is applied to `doc`.
+    pub fn text_len_after(&self, doc: &Document) -> usize {
         match self {
-            Edit::Insert(_, t) | Edit::Update(_, t) => t.len(),
+            Edit::Insert(c, text) => doc.get(c).map_or(0, str::len) + text.len(),
+            Edit::Update(_, text) => text.len(),
             Edit::Delete(_) => 0,
         }
     }

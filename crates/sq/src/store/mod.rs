@@ -15,6 +15,7 @@ mod disk;
 mod document;
 mod edit;
 mod name;
+mod usage;
 mod wal;
 
 use std::collections::HashMap;
@@ -39,9 +40,12 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The disk (or a quota) is full.
+    /// The disk is full.
     #[error("no space left to store the document")]
     NoSpace,
+    /// The write would take the tenant past its storage quota.
+    #[error("storage quota exceeded")]
+    QuotaExceeded,
     /// Any other I/O failure.
     #[error("storage I/O failed: {0}")]
     Io(#[source] io::Error),

@@ -50,17 +50,19 @@ async fn writes_survive_a_crash_through_the_log() {
     {
         let store = store(settings());
         let dir = store.directory(temp.path());
-        dir.write(&name("doc"), &update("1", "one")).await.unwrap();
-        dir.write(&name("doc"), &Edit::Insert(c("1"), " more".into()))
+        dir.write(&name("doc"), &update("1", "one"), None)
             .await
             .unwrap();
-        dir.write(&name("doc"), &update("2.1", "two"))
+        dir.write(&name("doc"), &Edit::Insert(c("1"), " more".into()), None)
             .await
             .unwrap();
-        dir.write(&name("doc"), &Edit::Delete(c("2.1")))
+        dir.write(&name("doc"), &update("2.1", "two"), None)
             .await
             .unwrap();
-        dir.write(&name("doc"), &update("3", "three"))
+        dir.write(&name("doc"), &Edit::Delete(c("2.1")), None)
+            .await
+            .unwrap();
+        dir.write(&name("doc"), &update("3", "three"), None)
             .await
             .unwrap();
         // Dropped without a checkpoint: as after SIGKILL, only the log has the writes.
@@ -84,6 +86,7 @@ async fn a_checkpoint_folds_the_log_into_the_phext_file() {
         dir.write(
             &name("doc"),
             &update(&format!("{}", i + 1), "some scroll text"),
+            None,
         )
         .await
         .unwrap();
@@ -141,7 +144,7 @@ async fn a_torn_tail_is_discarded_and_cut_off() {
         ends[0] as u64,
         "the torn tail was cut off"
     );
-    dir.write(&name("doc"), &update("4", "after"))
+    dir.write(&name("doc"), &update("4", "after"), None)
         .await
         .unwrap();
     drop(dir);
@@ -210,7 +213,7 @@ async fn corrupt_files_are_refused_and_never_written() {
             Err(StoreError::Corrupt { .. })
         ));
         assert!(matches!(
-            dir.write(&name(doc), &update("1", "y")).await,
+            dir.write(&name(doc), &update("1", "y"), None).await,
             Err(StoreError::Corrupt { .. })
         ));
     }
@@ -232,12 +235,12 @@ async fn disk_full_refuses_the_write_and_leaves_no_trace() {
     let disk = FaultyDisk::default();
     let store = Store::with_disk(settings(), Arc::new(disk.clone()));
     let dir = store.directory(temp.path());
-    dir.write(&name("doc"), &update("1", "before"))
+    dir.write(&name("doc"), &update("1", "before"), None)
         .await
         .unwrap();
 
     disk.faults.lock().unwrap().append = Some(libc::ENOSPC);
-    let refused = dir.write(&name("doc"), &update("1", "refused")).await;
+    let refused = dir.write(&name("doc"), &update("1", "refused"), None).await;
     assert!(matches!(refused, Err(StoreError::NoSpace)), "{refused:?}");
     assert_eq!(
         select(&dir, "doc", "1").await,
@@ -247,11 +250,13 @@ async fn disk_full_refuses_the_write_and_leaves_no_trace() {
 
     disk.faults.lock().unwrap().append = None;
     disk.faults.lock().unwrap().sync = Some(libc::EIO);
-    let refused = dir.write(&name("doc"), &update("2", "also refused")).await;
+    let refused = dir
+        .write(&name("doc"), &update("2", "also refused"), None)
+        .await;
     assert!(matches!(refused, Err(StoreError::Io(_))), "{refused:?}");
 
     disk.faults.lock().unwrap().sync = None;
-    dir.write(&name("doc"), &update("3", "after"))
+    dir.write(&name("doc"), &update("3", "after"), None)
         .await
         .unwrap();
     drop(dir);
@@ -276,12 +281,12 @@ async fn a_failed_checkpoint_keeps_every_write_in_the_log() {
         Arc::new(disk.clone()),
     );
     let dir = store.directory(temp.path());
-    dir.write(&name("doc"), &update("1", "first"))
+    dir.write(&name("doc"), &update("1", "first"), None)
         .await
         .unwrap();
     disk.faults.lock().unwrap().checkpoint = Some(libc::ENOSPC);
     // The checkpoint after this write fails; the write itself is durable in the log.
-    dir.write(&name("doc"), &update("2", "second"))
+    dir.write(&name("doc"), &update("2", "second"), None)
         .await
         .unwrap();
     drop(dir);
@@ -319,7 +324,7 @@ async fn concurrent_writers_share_syncs() {
                 let dir = dirs[(i % documents) % 10].clone();
                 let doc = format!("doc{}", i % documents);
                 tokio::spawn(async move {
-                    dir.write(&name(&doc), &Edit::Insert(c("1"), "x".into()))
+                    dir.write(&name(&doc), &Edit::Insert(c("1"), "x".into()), None)
                         .await
                 })
             })
@@ -367,6 +372,7 @@ async fn eviction_keeps_memory_in_budget_and_documents_come_back() {
             dir.write(
                 &name("doc"),
                 &update(&k.to_string(), &format!("{i}-{k}-{text}")),
+                None,
             )
             .await
             .unwrap();
@@ -391,4 +397,50 @@ async fn eviction_keeps_memory_in_budget_and_documents_come_back() {
         .filter(|i| temp.path().join(format!("t{i}/doc.phext.wal")).exists())
         .count();
     assert!(logs < 40, "{logs} logs left");
+}
+
+#[tokio::test]
+async fn quotas_refuse_growth_past_the_limit_and_nothing_else() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(temp.path().join("old.phext"), "o".repeat(600)).unwrap();
+    let store = store(settings());
+    let dir = store.directory(temp.path());
+    let quota = Some(1000);
+    // 600 bytes already on disk (found by one scan); 300 more fit, 200 after that do not.
+    dir.write(&name("doc"), &update("1", &"a".repeat(300)), quota)
+        .await
+        .unwrap();
+    assert_eq!(dir.usage().await.unwrap(), 900);
+    let refused = dir
+        .write(&name("doc"), &Edit::Insert(c("1"), "b".repeat(200)), quota)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::QuotaExceeded)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        select(&dir, "doc", "1").await,
+        "a".repeat(300),
+        "nothing was written"
+    );
+    // Shrinking and same-size writes are always allowed, even at the limit.
+    dir.write(&name("doc"), &update("1", &"c".repeat(300)), quota)
+        .await
+        .unwrap();
+    dir.write(&name("old"), &Edit::Delete(c("1")), quota)
+        .await
+        .unwrap();
+    assert_eq!(dir.usage().await.unwrap(), 300);
+    dir.write(&name("doc"), &Edit::Insert(c("2"), "d".repeat(600)), quota)
+        .await
+        .unwrap();
+    assert_eq!(
+        dir.usage().await.unwrap(),
+        901,
+        "a scroll break and the text"
+    );
+    // Without a quota, nothing is refused.
+    dir.write(&name("doc"), &Edit::Insert(c("2"), "e".repeat(5000)), None)
+        .await
+        .unwrap();
 }

@@ -1,8 +1,14 @@
 //! The tenants file: parsing, validation and data-directory creation.
 //!
-//! The reference shape is `{"tenants": {"<token>": {"name": "…", "data_dir": "…"}}}`
-//! with an optional top-level `admin_key`. A file is accepted whole or not at all, and
-//! no message ever contains a token.
+//! Two shapes are read. The reference map shape,
+//! `{"tenants": {"<token>": {"name": "…", "data_dir": "…"}}}`, where each key is a token,
+//! and the array shape,
+//! `{"tenants": [{"name", "token" | "token_sha256", "data_dir", …}]}`, which can hold
+//! tokens as SHA-256 digests only. Both may carry `admin_key` (or `admin_token_sha256`),
+//! `defaults` (`quota_mb`, `rate_limit_rps`), `data_root` (where tenants created through
+//! the admin API live) and, per tenant, `enabled`, `quota_mb`, `rate_limit_rps` and
+//! `expires_at` (unix seconds after which that token stops working: key rotation with
+//! grace). A file is accepted whole or not at all, and no message ever contains a token.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +17,7 @@ use serde_json::{Map, Value};
 
 use super::token::TokenDigest;
 
-/// One tenant entry after validation.
+/// One token's tenant entry after validation.
 #[derive(Debug, Clone)]
 pub struct TenantEntry {
     /// Digest of the token that authenticates as this tenant.
@@ -22,6 +28,21 @@ pub struct TenantEntry {
     pub data_dir: PathBuf,
     /// A disabled tenant is refused with 403.
     pub enabled: bool,
+    /// Storage quota in bytes, if any.
+    pub quota_bytes: Option<u64>,
+    /// Requests per second allowed, if limited.
+    pub rate_limit_rps: Option<f64>,
+    /// Unix time after which this token no longer authenticates.
+    pub expires_at: Option<u64>,
+}
+
+/// Values tenants inherit unless they set their own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Defaults {
+    /// Default storage quota in bytes.
+    pub quota_bytes: Option<u64>,
+    /// Default request rate.
+    pub rate_limit_rps: Option<f64>,
 }
 
 /// A validated config file.
@@ -31,8 +52,14 @@ pub struct Config {
     pub admin: Option<TokenDigest>,
     /// Every token's tenant.
     pub tenants: Vec<TenantEntry>,
+    /// Inherited settings.
+    pub defaults: Defaults,
+    /// Where tenants created through the admin API get their directories.
+    pub data_root: PathBuf,
     /// Fields SQ does not know, reported but harmless.
     pub warnings: Vec<String>,
+    /// The file as parsed, for admin edits that keep everything else as it was.
+    pub raw: Value,
 }
 
 impl Config {
@@ -50,7 +77,23 @@ impl Config {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
-const TENANT_FIELDS: [&str; 3] = ["name", "data_dir", "enabled"];
+const TENANT_FIELDS: [&str; 8] = [
+    "name",
+    "data_dir",
+    "enabled",
+    "token",
+    "token_sha256",
+    "quota_mb",
+    "rate_limit_rps",
+    "expires_at",
+];
+const TOP_FIELDS: [&str; 5] = [
+    "tenants",
+    "admin_key",
+    "admin_token_sha256",
+    "defaults",
+    "data_root",
+];
 
 /// Reads, validates and applies (creates data directories for) the config at `path`.
 /// Relative data directories are resolved against `base`.
@@ -64,53 +107,133 @@ pub fn load(path: &Path, base: &Path) -> Result<Config, ConfigError> {
 pub fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
     let root: Value =
         serde_json::from_str(text).map_err(|e| ConfigError(format!("invalid JSON: {e}")))?;
-    let Value::Object(root) = root else {
+    validate(root, base)
+}
+
+/// Validates a parsed config; see [`load`].
+pub fn validate(root: Value, base: &Path) -> Result<Config, ConfigError> {
+    let Value::Object(top) = &root else {
         return Err(ConfigError("the config must be a JSON object".into()));
     };
     let mut warnings = Vec::new();
-    for key in root
-        .keys()
-        .filter(|k| !matches!(k.as_str(), "tenants" | "admin_key"))
-    {
+    for key in top.keys().filter(|k| !TOP_FIELDS.contains(&k.as_str())) {
         warnings.push(format!("unknown top-level field \"{key}\" ignored"));
     }
-    let admin = match root.get("admin_key") {
-        None => None,
-        Some(Value::String(key)) if !key.is_empty() => Some(TokenDigest::of(key.as_bytes())),
+    let admin =
+        match (top.get("admin_key"), top.get("admin_token_sha256")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError(
+                    "give either \"admin_key\" or \"admin_token_sha256\", not both".into(),
+                ))
+            }
+            (Some(Value::String(key)), None) if !key.is_empty() => {
+                Some(TokenDigest::of(key.as_bytes()))
+            }
+            (Some(_), None) => {
+                return Err(ConfigError(
+                    "\"admin_key\" must be a non-empty string".into(),
+                ))
+            }
+            (None, Some(hex)) => Some(digest_field(hex).ok_or_else(|| {
+                ConfigError("\"admin_token_sha256\" must be 64 hex digits".into())
+            })?),
+            (None, None) => None,
+        };
+    let defaults = match top.get("defaults") {
+        None => Defaults::default(),
+        Some(Value::Object(fields)) => {
+            for key in fields
+                .keys()
+                .filter(|k| !matches!(k.as_str(), "quota_mb" | "rate_limit_rps"))
+            {
+                warnings.push(format!("defaults: unknown field \"{key}\" ignored"));
+            }
+            Defaults {
+                quota_bytes: quota(fields, "defaults")?,
+                rate_limit_rps: rate(fields, "defaults")?,
+            }
+        }
+        Some(_) => return Err(ConfigError("\"defaults\" must be an object".into())),
+    };
+    let data_root = match top.get("data_root") {
+        None => base.join("data"),
+        Some(Value::String(root)) if !root.is_empty() => base.join(root),
         Some(_) => {
             return Err(ConfigError(
-                "\"admin_key\" must be a non-empty string".into(),
+                "\"data_root\" must be a non-empty string".into(),
             ))
         }
     };
-    let Some(Value::Object(tenants)) = root.get("tenants") else {
-        return Err(ConfigError(
-            "\"tenants\" must be an object mapping each token to {\"name\", \"data_dir\"}".into(),
-        ));
-    };
-    let mut entries = Vec::with_capacity(tenants.len());
-    for (position, (token, value)) in tenants.iter().enumerate() {
-        entries.push(tenant_entry(
+    let entries: Vec<(Option<&str>, &Value)> =
+        match top.get("tenants") {
+            Some(Value::Object(map)) => map
+                .iter()
+                .map(|(token, value)| (Some(token.as_str()), value))
+                .collect(),
+            Some(Value::Array(list)) => list.iter().map(|value| (None, value)).collect(),
+            _ => return Err(ConfigError(
+                "\"tenants\" must be an object mapping tokens to tenants, or an array of tenants"
+                    .into(),
+            )),
+        };
+    let mut tenants = Vec::with_capacity(entries.len());
+    for (position, (key, value)) in entries.into_iter().enumerate() {
+        tenants.push(tenant_entry(
             position + 1,
-            token,
+            key,
             value,
             base,
+            &defaults,
             &mut warnings,
         )?);
     }
-    check_shared_directories(&entries)?;
+    check_shared_directories(&tenants)?;
+    check_duplicate_tokens(&tenants)?;
     Ok(Config {
         admin,
-        tenants: entries,
+        tenants,
+        defaults,
+        data_root,
         warnings,
+        raw: root,
     })
+}
+
+/// A SHA-256 digest written as 64 hex digits.
+fn digest_field(value: &Value) -> Option<TokenDigest> {
+    value.as_str().and_then(TokenDigest::from_hex)
+}
+
+fn quota(fields: &Map<String, Value>, owner: &str) -> Result<Option<u64>, ConfigError> {
+    match fields.get("quota_mb") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => match value.as_f64() {
+            Some(mb) if mb >= 0.0 && mb.is_finite() => Ok(Some((mb * 1024.0 * 1024.0) as u64)),
+            _ => Err(ConfigError(format!(
+                "{owner}: \"quota_mb\" must be a non-negative number"
+            ))),
+        },
+    }
+}
+
+fn rate(fields: &Map<String, Value>, owner: &str) -> Result<Option<f64>, ConfigError> {
+    match fields.get("rate_limit_rps") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => match value.as_f64() {
+            Some(rps) if rps > 0.0 && rps.is_finite() => Ok(Some(rps)),
+            _ => Err(ConfigError(format!(
+                "{owner}: \"rate_limit_rps\" must be a positive number"
+            ))),
+        },
+    }
 }
 
 fn tenant_entry(
     position: usize,
-    token: &str,
+    key: Option<&str>,
     value: &Value,
     base: &Path,
+    defaults: &Defaults,
     warnings: &mut Vec<String>,
 ) -> Result<TenantEntry, ConfigError> {
     let Value::Object(fields) = value else {
@@ -126,44 +249,65 @@ fn tenant_entry(
             )))
         }
     };
-    if token.is_empty() {
-        return Err(ConfigError(format!("tenant '{name}': empty token")));
-    }
-    let data_dir = string_field(fields, "data_dir", &name)?;
+    let owner = format!("tenant '{name}'");
+    let token = match (key, fields.get("token"), fields.get("token_sha256")) {
+        (Some(""), _, _) => return Err(ConfigError(format!("{owner}: empty token"))),
+        (Some(key), None, None) => TokenDigest::of(key.as_bytes()),
+        (Some(_), _, _) => {
+            return Err(ConfigError(format!(
+                "{owner}: in the map shape the key is the token; \"token\" and \"token_sha256\" are not allowed"
+            )))
+        }
+        (None, Some(_), Some(_)) => {
+            return Err(ConfigError(format!("{owner}: give either \"token\" or \"token_sha256\", not both")))
+        }
+        (None, Some(Value::String(token)), None) if !token.is_empty() => TokenDigest::of(token.as_bytes()),
+        (None, Some(_), None) => return Err(ConfigError(format!("{owner}: empty token"))),
+        (None, None, Some(hex)) => digest_field(hex)
+            .ok_or_else(|| ConfigError(format!("{owner}: \"token_sha256\" must be 64 hex digits")))?,
+        (None, None, None) => {
+            return Err(ConfigError(format!("{owner}: needs \"token\" or \"token_sha256\"")))
+        }
+    };
+    let data_dir = match fields.get("data_dir") {
+        Some(Value::String(dir)) if !dir.is_empty() => dir.clone(),
+        _ => {
+            return Err(ConfigError(format!(
+                "{owner}: \"data_dir\" must be a non-empty string"
+            )))
+        }
+    };
     let enabled = match fields.get("enabled") {
         None => true,
         Some(Value::Bool(enabled)) => *enabled,
         Some(_) => {
             return Err(ConfigError(format!(
-                "tenant '{name}': \"enabled\" must be true or false"
+                "{owner}: \"enabled\" must be true or false"
             )))
         }
     };
+    let expires_at =
+        match fields.get("expires_at") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(value.as_u64().ok_or_else(|| {
+                ConfigError(format!("{owner}: \"expires_at\" must be unix seconds"))
+            })?),
+        };
     for key in fields
         .keys()
         .filter(|k| !TENANT_FIELDS.contains(&k.as_str()))
     {
-        warnings.push(format!("tenant '{name}': unknown field \"{key}\" ignored"));
+        warnings.push(format!("{owner}: unknown field \"{key}\" ignored"));
     }
     Ok(TenantEntry {
-        token: TokenDigest::of(token.as_bytes()),
+        token,
         data_dir: prepare_directory(&name, &base.join(data_dir))?,
-        name,
         enabled,
+        quota_bytes: quota(fields, &owner)?.or(defaults.quota_bytes),
+        rate_limit_rps: rate(fields, &owner)?.or(defaults.rate_limit_rps),
+        expires_at,
+        name,
     })
-}
-
-fn string_field(
-    fields: &Map<String, Value>,
-    key: &str,
-    tenant: &str,
-) -> Result<String, ConfigError> {
-    match fields.get(key) {
-        Some(Value::String(value)) if !value.is_empty() => Ok(value.clone()),
-        _ => Err(ConfigError(format!(
-            "tenant '{tenant}': \"{key}\" must be a non-empty string"
-        ))),
-    }
 }
 
 /// Creates the directory (with parents) and returns its canonical path.
@@ -195,6 +339,20 @@ fn check_shared_directories(entries: &[TenantEntry]) -> Result<(), ConfigError> 
                 )));
             }
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// One token may not open two entries.
+fn check_duplicate_tokens(entries: &[TenantEntry]) -> Result<(), ConfigError> {
+    let mut seen: HashMap<TokenDigest, &str> = HashMap::new();
+    for entry in entries {
+        if let Some(other) = seen.insert(entry.token, &entry.name) {
+            return Err(ConfigError(format!(
+                "tenants '{other}' and '{}' use the same token",
+                entry.name
+            )));
         }
     }
     Ok(())
@@ -248,7 +406,10 @@ mod tests {
                 "invalid JSON: EOF while parsing an object at line 1 column 1",
             ),
             ("[]", "the config must be a JSON object"),
-            (r#"{"tenants": []}"#, "\"tenants\" must be an object"),
+            (
+                r#"{"tenants": 5}"#,
+                "\"tenants\" must be an object mapping tokens to tenants, or an array",
+            ),
             (
                 r#"{"tenants": {"": {"name": "eve", "data_dir": "e"}}}"#,
                 "tenant 'eve': empty token",
@@ -288,6 +449,89 @@ mod tests {
             for token in ["token-one-secret", "token-two-secret", "secret-looking"] {
                 assert!(!error.contains(token), "token leaked in {error:?}");
             }
+        }
+    }
+
+    #[test]
+    fn array_shape_with_digests_defaults_and_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let digest = TokenDigest::of(b"hashed-secret").to_hex();
+        let text = format!(
+            r#"{{"admin_token_sha256": "{digest}", "defaults": {{"quota_mb": 1, "rate_limit_rps": 5}},
+                "data_root": "tenants",
+                "tenants": [
+                  {{"name": "a", "token_sha256": "{digest}", "data_dir": "a"}},
+                  {{"name": "b", "token": "plain", "data_dir": "b", "quota_mb": 0.5, "rate_limit_rps": 100,
+                    "enabled": false, "expires_at": 1700000000}}
+                ]}}"#
+        );
+        let config = parse_in(dir.path(), &text).unwrap();
+        assert_eq!(config.admin, Some(TokenDigest::of(b"hashed-secret")));
+        assert_eq!(config.data_root, dir.path().join("tenants"));
+        let a = &config.tenants[0];
+        assert_eq!(a.token, TokenDigest::of(b"hashed-secret"));
+        assert_eq!(
+            (a.quota_bytes, a.rate_limit_rps),
+            (Some(1 << 20), Some(5.0))
+        );
+        let b = &config.tenants[1];
+        assert_eq!(b.token, TokenDigest::of(b"plain"));
+        assert_eq!(
+            (b.quota_bytes, b.rate_limit_rps),
+            (Some(1 << 19), Some(100.0))
+        );
+        assert_eq!((b.enabled, b.expires_at), (false, Some(1_700_000_000)));
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    }
+
+    #[test]
+    fn array_shape_refusals() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                r#"{"tenants": [{"name": "a", "data_dir": "a"}]}"#,
+                "tenant 'a': needs \"token\" or \"token_sha256\"",
+            ),
+            (
+                r#"{"tenants": [{"name": "a", "token": "", "data_dir": "a"}]}"#,
+                "tenant 'a': empty token",
+            ),
+            (
+                r#"{"tenants": [{"name": "a", "token_sha256": "xyz", "data_dir": "a"}]}"#,
+                "tenant 'a': \"token_sha256\" must be 64 hex digits",
+            ),
+            (
+                r#"{"tenants": [{"name": "a", "token": "t", "token_sha256": "t", "data_dir": "a"}]}"#,
+                "tenant 'a': give either",
+            ),
+            (
+                r#"{"tenants": [{"name": "a", "token": "t", "data_dir": "a"}, {"name": "b", "token": "t", "data_dir": "b"}]}"#,
+                "tenants 'a' and 'b' use the same token",
+            ),
+            (
+                r#"{"tenants": [{"name": "a", "token": "t", "data_dir": "a", "quota_mb": -1}]}"#,
+                "tenant 'a': \"quota_mb\" must be a non-negative number",
+            ),
+            (
+                r#"{"tenants": [{"name": "a", "token": "t", "data_dir": "a", "rate_limit_rps": 0}]}"#,
+                "tenant 'a': \"rate_limit_rps\" must be a positive number",
+            ),
+            (
+                r#"{"tenants": {"t": {"name": "a", "data_dir": "a", "token": "x"}}}"#,
+                "tenant 'a': in the map shape the key is the token",
+            ),
+            (
+                r#"{"admin_key": "k", "admin_token_sha256": "k", "tenants": []}"#,
+                "give either \"admin_key\" or \"admin_token_sha256\"",
+            ),
+            (
+                r#"{"defaults": [], "tenants": []}"#,
+                "\"defaults\" must be an object",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = parse_in(dir.path(), text).unwrap_err().0;
+            assert!(error.starts_with(expected), "{text}: got {error:?}");
         }
     }
 }

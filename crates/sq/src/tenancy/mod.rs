@@ -1,15 +1,22 @@
 //! Who may use the server: the single-tenant modes, the multi-tenant registry built
-//! from the config file, and its atomic reload.
+//! from the config file, its atomic reload, and the admin mutations of that file.
 
+pub mod admin;
 pub mod config;
+pub mod limits;
+pub mod stats;
 pub mod token;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::store::{Directory, Store};
 use config::{Config, ConfigError};
+use limits::RateLimit;
+use stats::TenantStats;
 use token::TokenDigest;
 
 /// A tenant as requests see it.
@@ -18,42 +25,61 @@ pub struct Tenant {
     pub name: String,
     /// A disabled tenant is refused with 403.
     pub enabled: bool,
-    /// Where its documents live.
+    /// Where its documents live (canonical path).
+    pub data_dir: PathBuf,
+    /// Its documents.
     pub directory: Arc<Directory>,
+    /// Storage quota in bytes, if any.
+    pub quota_bytes: Option<u64>,
+    /// Its request budget, if limited.
+    pub rate_limit: Option<Arc<RateLimit>>,
+    /// Its counters (kept across reloads).
+    pub stats: Arc<TenantStats>,
+}
+
+/// What a tenant keeps across reloads: its counters and its rate limiter.
+type Kept = (Arc<TenantStats>, Option<Arc<RateLimit>>);
+
+struct Keyed {
+    tenant: Arc<Tenant>,
+    expires_at: Option<u64>,
 }
 
 /// The tenants of one config generation, looked up by token digest.
 pub struct Registry {
-    by_token: HashMap<TokenDigest, Arc<Tenant>>,
+    by_token: HashMap<TokenDigest, Keyed>,
+    by_name: BTreeMap<String, Arc<Tenant>>,
     admin: Option<TokenDigest>,
-    tenant_count: usize,
+    config: Config,
 }
 
 impl Registry {
-    fn build(config: &Config, store: &Store) -> Self {
-        let by_token = config
-            .tenants
-            .iter()
-            .map(|entry| {
-                let tenant = Tenant {
-                    name: entry.name.clone(),
-                    enabled: entry.enabled,
-                    directory: store.directory(&entry.data_dir),
-                };
-                (entry.token, Arc::new(tenant))
-            })
-            .collect();
-        Registry {
-            by_token,
-            admin: config.admin,
-            tenant_count: config.tenant_count(),
-        }
-    }
-
     /// The number of distinct tenants.
     pub fn tenant_count(&self) -> usize {
-        self.tenant_count
+        self.by_name.len()
     }
+
+    /// Every tenant, by name.
+    pub fn tenants(&self) -> impl Iterator<Item = &Arc<Tenant>> {
+        self.by_name.values()
+    }
+
+    /// One tenant by name.
+    pub fn tenant(&self, name: &str) -> Option<&Arc<Tenant>> {
+        self.by_name.get(name)
+    }
+
+    /// The config this registry was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// Unix seconds now.
+pub fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// How requests are authenticated.
@@ -66,24 +92,38 @@ pub enum Tenancy {
     Multi(MultiTenant),
 }
 
-/// The multi-tenant state: the current registry and what reload needs.
+/// The multi-tenant state: the current registry and what reloads and admin edits need.
 pub struct MultiTenant {
     config_path: PathBuf,
     base: PathBuf,
     store: Arc<Store>,
     current: RwLock<Arc<Registry>>,
-    /// Serializes reloads so two cannot interleave their validate-then-swap.
-    reloading: Mutex<()>,
+    /// Serializes reloads and admin edits so none interleave their read-validate-swap.
+    writing: Mutex<()>,
+    /// Per-name state that outlives a registry.
+    kept: Mutex<HashMap<String, Kept>>,
+    /// Successful and refused reloads.
+    pub reloads: AtomicU64,
+    /// Refused reloads.
+    pub reload_failures: AtomicU64,
+}
+
+fn single_tenant(store: &Store, data_dir: PathBuf) -> Arc<Tenant> {
+    Arc::new(Tenant {
+        name: "default".into(),
+        enabled: true,
+        directory: store.directory(&data_dir),
+        data_dir,
+        quota_bytes: None,
+        rate_limit: None,
+        stats: Arc::default(),
+    })
 }
 
 impl Tenancy {
     /// The single-tenant modes: open, or behind `key`.
     pub fn single(store: &Store, data_dir: PathBuf, key: Option<&str>) -> Self {
-        let tenant = Arc::new(Tenant {
-            name: "default".into(),
-            enabled: true,
-            directory: store.directory(&data_dir),
-        });
+        let tenant = single_tenant(store, data_dir);
         match key {
             Some(key) => Tenancy::Key(TokenDigest::of(key.as_bytes()), tenant),
             None => Tenancy::Open(tenant),
@@ -91,15 +131,24 @@ impl Tenancy {
     }
 
     /// Multi-tenant mode from a validated config.
-    pub fn multi(config_path: PathBuf, base: PathBuf, config: &Config, store: Arc<Store>) -> Self {
-        let registry = Arc::new(Registry::build(config, &store));
-        Tenancy::Multi(MultiTenant {
+    pub fn multi(config_path: PathBuf, base: PathBuf, config: Config, store: Arc<Store>) -> Self {
+        let multi = MultiTenant {
             config_path,
             base,
             store,
-            current: RwLock::new(registry),
-            reloading: Mutex::new(()),
-        })
+            current: RwLock::new(Arc::new(Registry {
+                by_token: HashMap::new(),
+                by_name: BTreeMap::new(),
+                admin: None,
+                config: config.clone(),
+            })),
+            writing: Mutex::new(()),
+            kept: Mutex::new(HashMap::new()),
+            reloads: AtomicU64::new(0),
+            reload_failures: AtomicU64::new(0),
+        };
+        multi.install(config);
+        Tenancy::Multi(multi)
     }
 
     /// The tenant of the first presented token that matches, if any.
@@ -116,10 +165,25 @@ impl Tenancy {
             }
             Tenancy::Multi(multi) => {
                 let registry = multi.registry();
-                tokens
-                    .map(TokenDigest::of)
-                    .find_map(|digest| registry.by_token.get(&digest).cloned())
+                let now = now_unix();
+                tokens.map(TokenDigest::of).find_map(|digest| {
+                    registry
+                        .by_token
+                        .get(&digest)
+                        .filter(|keyed| keyed.expires_at.is_none_or(|at| now < at))
+                        .map(|keyed| keyed.tenant.clone())
+                })
             }
+        }
+    }
+
+    /// Whether `tokens` include the operator's credential: the admin token in
+    /// multi-tenant mode, the key (or nothing, when open) in single-tenant mode.
+    pub fn is_operator<'a>(&self, tokens: impl Iterator<Item = &'a [u8]>) -> bool {
+        match self {
+            Tenancy::Open(_) => true,
+            Tenancy::Key(..) => self.authenticate(tokens).is_some(),
+            Tenancy::Multi(multi) => multi.is_admin(tokens),
         }
     }
 
@@ -128,6 +192,14 @@ impl Tenancy {
         match self {
             Tenancy::Multi(multi) => Some(multi),
             _ => None,
+        }
+    }
+
+    /// Every tenant.
+    pub fn tenants(&self) -> Vec<Arc<Tenant>> {
+        match self {
+            Tenancy::Open(tenant) | Tenancy::Key(_, tenant) => vec![tenant.clone()],
+            Tenancy::Multi(multi) => multi.registry().tenants().cloned().collect(),
         }
     }
 }
@@ -159,18 +231,62 @@ impl MultiTenant {
     /// Re-reads the config file, validates all of it, and swaps it in; on any error the
     /// current registry stays. Blocking (file I/O): call off the async workers.
     pub fn reload(&self) -> Result<usize, ConfigError> {
-        let _one_at_a_time = self
-            .reloading
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let config = config::load(&self.config_path, &self.base)?;
+        let _one_at_a_time = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let outcome = config::load(&self.config_path, &self.base);
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+        let config = outcome.inspect_err(|_| {
+            self.reload_failures.fetch_add(1, Ordering::Relaxed);
+        })?;
         for warning in &config.warnings {
             tracing::warn!("config: {warning}");
         }
-        let registry = Arc::new(Registry::build(&config, &self.store));
-        let count = registry.tenant_count();
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = registry;
+        let count = self.install(config);
         tracing::info!(tenants = count, "config reloaded");
         Ok(count)
+    }
+
+    /// Builds the registry of `config` and swaps it in; returns the tenant count.
+    fn install(&self, config: Config) -> usize {
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut by_name: BTreeMap<String, Arc<Tenant>> = BTreeMap::new();
+        let mut by_token = HashMap::with_capacity(config.tenants.len());
+        for entry in &config.tenants {
+            let tenant = by_name
+                .entry(entry.name.clone())
+                .or_insert_with(|| {
+                    let (stats, limit) = kept.entry(entry.name.clone()).or_default();
+                    if limit.as_ref().map(|l| l.rps()) != entry.rate_limit_rps {
+                        *limit = entry
+                            .rate_limit_rps
+                            .map(|rps| Arc::new(RateLimit::new(rps)));
+                    }
+                    Arc::new(Tenant {
+                        name: entry.name.clone(),
+                        enabled: entry.enabled,
+                        directory: self.store.directory(&entry.data_dir),
+                        data_dir: entry.data_dir.clone(),
+                        quota_bytes: entry.quota_bytes,
+                        rate_limit: limit.clone(),
+                        stats: stats.clone(),
+                    })
+                })
+                .clone();
+            by_token.insert(
+                entry.token,
+                Keyed {
+                    tenant,
+                    expires_at: entry.expires_at,
+                },
+            );
+        }
+        let count = by_name.len();
+        let registry = Registry {
+            by_token,
+            by_name,
+            admin: config.admin,
+            config,
+        };
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(registry);
+        count
     }
 }

@@ -20,6 +20,26 @@ impl TokenDigest {
         self.0.ct_eq(&other.0).into()
     }
 
+    /// A digest written as 64 hex digits (either case).
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut digest = [0u8; 32];
+        for (i, byte) in digest.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(TokenDigest(digest))
+    }
+
+    /// The digest as 64 lowercase hex digits (what `token_sha256` holds).
+    pub fn to_hex(&self) -> String {
+        self.0.iter().fold(String::with_capacity(64), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+    }
+
     /// A short non-secret id for logs: the first 8 hex digits of the digest.
     pub fn short_id(&self) -> String {
         self.0[..4].iter().fold(String::new(), |mut out, b| {
@@ -48,6 +68,21 @@ mod tests {
         assert_eq!(digest.short_id(), "ba7816bf");
         assert!(digest.ct_eq(&TokenDigest::of(b"abc")));
         assert!(!digest.ct_eq(&TokenDigest::of(b"abd")));
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        let digest = TokenDigest::of(b"abc");
+        assert_eq!(
+            digest.to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            TokenDigest::from_hex(&digest.to_hex().to_uppercase()),
+            Some(digest)
+        );
+        assert_eq!(TokenDigest::from_hex("abc"), None);
+        assert_eq!(TokenDigest::from_hex(&"g".repeat(64)), None);
     }
 
     #[test]

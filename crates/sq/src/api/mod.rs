@@ -1,22 +1,28 @@
 //! The `/api/v2` API: the order of processing of the contract (§5), from preflight to
 //! execution, and one log line per request.
 
+mod admin;
 mod auth;
 mod error;
 mod handlers;
+mod metrics;
 mod query;
 mod reload;
 mod verb;
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use phext::Coordinate;
 
+use crate::http::APPLICATION_JSON;
 use crate::http::{Body, Method, Request, Response, Service};
-use crate::store::DocName;
+use crate::store::{DocName, Store};
+use crate::tenancy::limits::AuthFailures;
 use crate::tenancy::{Tenancy, Tenant};
 pub use error::ApiError;
+pub use metrics::Metrics;
 use query::Query;
 pub use verb::Verb;
 
@@ -25,20 +31,32 @@ pub use verb::Verb;
 pub struct ApiSettings {
     /// The largest coordinate component a request may address.
     pub max_coordinate: u32,
+    /// Failed authentications allowed per client address per minute (0: unlimited).
+    pub auth_failures_per_minute: u32,
 }
 
 impl Default for ApiSettings {
     fn default() -> Self {
         ApiSettings {
             max_coordinate: phext::DEFAULT_MAX_COMPONENT,
+            auth_failures_per_minute: 60,
         }
     }
 }
 
-/// The application: tenancy plus settings, answering every request.
+/// The application: tenancy, storage and settings, answering every request.
 pub struct App {
     tenancy: Arc<Tenancy>,
+    store: Arc<Store>,
     settings: ApiSettings,
+    metrics: Metrics,
+    auth_failures: AuthFailures,
+}
+
+/// 429 with the standard `Retry-After` (whole seconds, at least 1).
+fn too_many_requests(wait: Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    Response::text(429, "Too Many Requests").with_header("Retry-After", seconds.max(1).to_string())
 }
 
 /// A request that passed every header-level check, ready to execute.
@@ -55,9 +73,68 @@ pub(crate) struct Call<'a> {
 }
 
 impl App {
-    /// An application over `tenancy`.
-    pub fn new(tenancy: Arc<Tenancy>, settings: ApiSettings) -> Self {
-        App { tenancy, settings }
+    /// An application over `tenancy` and `store`.
+    pub fn new(tenancy: Arc<Tenancy>, store: Arc<Store>, settings: ApiSettings) -> Self {
+        let auth_failures = AuthFailures::new(
+            match settings.auth_failures_per_minute {
+                0 => u32::MAX,
+                limit => limit,
+            },
+            Duration::from_secs(60),
+        );
+        App {
+            tenancy,
+            store,
+            settings,
+            metrics: Metrics::default(),
+            auth_failures,
+        }
+    }
+
+    fn refuse_authentication(&self, request: &Request) {
+        self.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
+        self.auth_failures.record(request.peer.ip());
+    }
+
+    /// `/health`, `/metrics` and the admin API: outside the v2 contract.
+    async fn operations(&self, request: &Request, body: &mut Body<'_>) -> Option<Response> {
+        let path = request.path();
+        if path == "/health" && matches!(request.method, Method::Get | Method::Head) {
+            let tenants = self.tenancy.tenants().len();
+            return Some(Response::typed(
+                200,
+                APPLICATION_JSON,
+                format!("{{\"status\":\"ok\",\"tenants\":{tenants}}}"),
+            ));
+        }
+        let admin = path.starts_with("/api/v2/admin/");
+        if path != "/metrics" && !admin {
+            return None;
+        }
+        if let Some(wait) = self.auth_failures.blocked(request.peer.ip()) {
+            self.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+            return Some(too_many_requests(wait));
+        }
+        if admin {
+            return Some(match admin::authorize(request, &self.tenancy) {
+                Ok(()) => admin::handle(request, body, &self.tenancy, &self.store).await,
+                Err(refusal) => {
+                    if refusal.status == 401 {
+                        self.refuse_authentication(request);
+                    }
+                    refusal
+                }
+            });
+        }
+        if !self.tenancy.is_operator(auth::presented_tokens(request)) {
+            self.refuse_authentication(request);
+            return Some(ApiError::Unauthorized.to_response());
+        }
+        Some(Response::typed(
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            self.metrics.render(&self.tenancy, &self.store),
+        ))
     }
 
     async fn handle(
@@ -80,6 +157,13 @@ impl App {
         ) {
             return (Err(ApiError::BadRequest), None, None);
         }
+        if let Some(response) = self.operations(request, body).await {
+            return (Ok(response), None, None);
+        }
+        if let Some(wait) = self.auth_failures.blocked(request.peer.ip()) {
+            self.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+            return (Ok(too_many_requests(wait)), None, None);
+        }
         let verb = Verb::from_path(request.path());
         // Step 5: reload has its own authorization.
         if let (Some(Verb::Reload), Method::Post, Some(multi)) =
@@ -93,6 +177,7 @@ impl App {
         }
         // Step 6: authentication.
         let Some(tenant) = self.tenancy.authenticate(auth::presented_tokens(request)) else {
+            self.refuse_authentication(request);
             return (Err(ApiError::Unauthorized), None, verb);
         };
         let result = self.authorized(request, body, verb, &tenant).await;
@@ -108,6 +193,10 @@ impl App {
     ) -> Result<Response, ApiError> {
         if !tenant.enabled {
             return Err(ApiError::TenantDisabled);
+        }
+        if let Some(Err(wait)) = tenant.rate_limit.as_ref().map(|limit| limit.check()) {
+            self.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+            return Ok(too_many_requests(wait));
         }
         // Step 7: route. Reload outside multi-tenant mode is an unknown path.
         let multi_tenant = self.tenancy.as_multi().is_some();
@@ -170,12 +259,17 @@ impl Service for App {
                 error.to_response()
             }
         };
+        let elapsed = started.elapsed();
+        self.metrics.observe(verb, elapsed);
+        if let (Some(tenant), Some(verb)) = (&tenant, verb) {
+            tenant.stats.record(verb.name(), response.status);
+        }
         tracing::info!(
             tenant = tenant.as_ref().map_or("-", |t| t.name.as_str()),
             verb = verb.map_or("-", Verb::name),
             method = request.method.as_str(),
             status = response.status,
-            micros = started.elapsed().as_micros() as u64,
+            micros = elapsed.as_micros() as u64,
             "request"
         );
         response

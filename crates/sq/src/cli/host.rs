@@ -56,8 +56,10 @@ pub fn run(args: HostArgs) -> Result<(), String> {
     };
     let app = Arc::new(App::new(
         tenancy.clone(),
+        store.clone(),
         ApiSettings {
             max_coordinate: args.max_coordinate,
+            auth_failures_per_minute: args.auth_failures_per_minute,
         },
     ));
 
@@ -80,6 +82,17 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         println!("sq listening on http://{local}");
         tracing::info!(%local, "listening");
         tokio::spawn(reload_on_sighup(hangup, tenancy.clone()));
+        // Kept alive for the life of the server: dropping it stops the watching.
+        let _watcher = match (&args.config, tenancy.as_multi()) {
+            (Some(path), Some(_)) => match watch_config(tenancy.clone(), path) {
+                Ok(watcher) => Some(watcher),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot watch the config file; reload with SIGHUP or the API");
+                    None
+                }
+            },
+            _ => None,
+        };
         tokio::spawn(store.clone().run_evictor());
         serve(listener, app, limits, shutdown).await;
         store.checkpoint_all().await;
@@ -122,4 +135,61 @@ async fn reload_on_sighup(mut hangup: Signal, tenancy: Arc<Tenancy>) {
             tracing::warn!(%error, "SIGHUP reload refused; keeping the current config");
         }
     }
+}
+
+/// Reloads the config when its file changes on disk (editors, `mv`, admin edits),
+/// once changes have been quiet for a moment.
+fn watch_config(
+    tenancy: Arc<Tenancy>,
+    path: &std::path::Path,
+) -> notify::Result<notify::RecommendedWatcher> {
+    use notify::{EventKind, RecursiveMode, Watcher};
+    const QUIET: Duration = Duration::from_millis(250);
+    let path = std::path::absolute(path).map_err(notify::Error::io)?;
+    let file_name = path.file_name().map(|n| n.to_owned());
+    let (changed, mut changes) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        // Reads (ours included) touch access times: only content and names count.
+        let relevant = matches!(
+            event.kind,
+            EventKind::Create(_)
+                | EventKind::Remove(_)
+                | EventKind::Modify(notify::event::ModifyKind::Data(_))
+                | EventKind::Modify(notify::event::ModifyKind::Name(_))
+                | EventKind::Modify(notify::event::ModifyKind::Any)
+        );
+        if relevant
+            && event
+                .paths
+                .iter()
+                .any(|p| p.file_name() == file_name.as_deref())
+        {
+            let _ = changed.send(());
+        }
+    })?;
+    let dir = path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    tokio::spawn(async move {
+        while changes.recv().await.is_some() {
+            // Debounce: an editor's save is often several events.
+            loop {
+                match tokio::time::timeout(QUIET, changes.recv()).await {
+                    Ok(Some(())) => continue,
+                    Ok(None) => return,
+                    Err(_) => break,
+                }
+            }
+            let tenancy = tenancy.clone();
+            let outcome =
+                tokio::task::spawn_blocking(move || tenancy.as_multi().map(|m| m.reload())).await;
+            if let Ok(Some(Err(error))) = outcome {
+                tracing::warn!(%error, "changed config refused; keeping the current one");
+            }
+        }
+    });
+    Ok(watcher)
 }

@@ -76,6 +76,10 @@ pub struct HostArgs {
     /// and than the document.
     #[arg(long, default_value_t = 4096)]
     pub checkpoint_kb: u64,
+    /// Failed authentications allowed per client address per minute before it gets 429
+    /// (0: no limit).
+    #[arg(long, default_value_t = 60)]
+    pub auth_failures_per_minute: u32,
 }
 
 /// `--sync` values.
@@ -93,6 +97,11 @@ pub enum Sync {
 enum TenantsCommand {
     /// Write a config with N fresh tenants and print their tokens once.
     Generate(tenants::GenerateArgs),
+    /// Print the SHA-256 digest (for `token_sha256`) of a token read from stdin.
+    Hash,
+    /// Convert another config shape (the router's array, the reference map) into SQ's
+    /// array shape with hashed tokens, on stdout.
+    Import(tenants::ImportArgs),
 }
 
 const USAGE: &str = "Usage: sq host <PORT> [--bind ADDR] [--config FILE | [--key TOKEN] [--data-dir DIR]] (sq --help for more)";
@@ -121,6 +130,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Tenants(TenantsCommand::Generate(args)) => report(tenants::generate(&args)),
+        Command::Tenants(TenantsCommand::Hash) => report(tenants::hash()),
+        Command::Tenants(TenantsCommand::Import(args)) => report(tenants::import(&args)),
         Command::Host(args) => report(host::run(args)),
     }
 }

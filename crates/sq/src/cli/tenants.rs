@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::{json, Map, Value};
 
-use crate::tenancy::token;
+use crate::tenancy::token::{self, TokenDigest};
 
 /// `sq tenants generate` flags.
 #[derive(Debug, Args)]
@@ -55,4 +55,124 @@ pub fn generate(args: &GenerateArgs) -> Result<(), String> {
     print!("{listing}");
     eprintln!("wrote {} tenants to {}", args.count, args.out.display());
     Ok(())
+}
+
+/// Reads a token from stdin (one line; surrounding whitespace ignored) and prints its
+/// digest.
+pub fn hash() -> Result<(), String> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_line(&mut input)
+        .map_err(|e| format!("cannot read the token from stdin: {e}"))?;
+    let token = input.trim();
+    if token.is_empty() {
+        return Err("no token on stdin".into());
+    }
+    println!("{}", TokenDigest::of(token.as_bytes()).to_hex());
+    Ok(())
+}
+
+/// `sq tenants import` flags.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The config to convert.
+    pub file: PathBuf,
+}
+
+/// Converts the router's `{"tenants": [{"token", "port", "data_dir"}]}` (or the
+/// reference map shape) into SQ's array shape, tokens replaced by their digests.
+pub fn import(args: &ImportArgs) -> Result<(), String> {
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    let root: Value = serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let converted = convert(&root)?;
+    let out = serde_json::to_string_pretty(&converted).map_err(|e| e.to_string())?;
+    println!("{out}");
+    Ok(())
+}
+
+fn convert(root: &Value) -> Result<Value, String> {
+    let mut tenants = Vec::new();
+    match root.get("tenants") {
+        Some(Value::Array(list)) => {
+            for (i, entry) in list.iter().enumerate() {
+                let fields = entry
+                    .as_object()
+                    .ok_or(format!("tenant entry #{} is not an object", i + 1))?;
+                let token = fields
+                    .get("token")
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.is_empty())
+                    .ok_or(format!("tenant entry #{} has no token", i + 1))?;
+                let data_dir = fields
+                    .get("data_dir")
+                    .and_then(Value::as_str)
+                    .ok_or(format!("tenant entry #{} has no data_dir", i + 1))?;
+                // The router has no names: the data directory's last part, else the port.
+                let name = match fields.get("name").and_then(Value::as_str) {
+                    Some(name) => name.to_owned(),
+                    None => std::path::Path::new(data_dir)
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .or_else(|| fields.get("port").map(|p| format!("port-{p}")))
+                        .unwrap_or_else(|| format!("tenant-{}", i + 1)),
+                };
+                if fields.contains_key("port") {
+                    eprintln!(
+                        "tenant '{name}': \"port\" dropped (SQ serves every tenant on one port)"
+                    );
+                }
+                tenants.push(json!({
+                    "name": name,
+                    "token_sha256": TokenDigest::of(token.as_bytes()).to_hex(),
+                    "data_dir": data_dir,
+                }));
+            }
+        }
+        Some(Value::Object(map)) => {
+            for (token, fields) in map {
+                let mut entry = fields
+                    .as_object()
+                    .cloned()
+                    .ok_or("a tenant entry is not an object")?;
+                entry.insert(
+                    "token_sha256".into(),
+                    json!(TokenDigest::of(token.as_bytes()).to_hex()),
+                );
+                tenants.push(Value::Object(entry));
+            }
+        }
+        _ => return Err("no \"tenants\" array or object to import".into()),
+    }
+    let mut out = Map::new();
+    if let Some(Value::String(key)) = root.get("admin_key") {
+        out.insert(
+            "admin_token_sha256".into(),
+            json!(TokenDigest::of(key.as_bytes()).to_hex()),
+        );
+    }
+    out.insert("tenants".into(), Value::Array(tenants));
+    Ok(Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn router_entries_become_hashed_tenants() {
+        let router = json!({"tenants": [
+            {"token": "secret-1", "port": 8001, "data_dir": "/srv/sq/alice"},
+            {"token": "secret-2", "port": 8002, "data_dir": "/"}
+        ]});
+        let converted = convert(&router).unwrap();
+        let text = converted.to_string();
+        assert!(!text.contains("secret-"), "{text}");
+        assert_eq!(converted["tenants"][0]["name"], "alice");
+        assert_eq!(converted["tenants"][1]["name"], "port-8002");
+        assert_eq!(
+            converted["tenants"][0]["token_sha256"],
+            TokenDigest::of(b"secret-1").to_hex()
+        );
+    }
 }

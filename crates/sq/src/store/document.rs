@@ -513,6 +513,12 @@ impl DocHandle {
         self.unload(&mut engine)
     }
 
+    /// Drops the resident state (after [`DocHandle::flush`]), waiting for the document.
+    pub(crate) async fn unload_now(&self) {
+        let mut engine = self.engine.lock().await;
+        self.unload(&mut engine);
+    }
+
     fn unload(&self, engine: &mut Engine) -> u64 {
         *self
             .resident

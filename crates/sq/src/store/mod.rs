@@ -248,6 +248,24 @@ impl Store {
         );
     }
 
+    /// Lets go of a directory (a deleted tenant's): folds every log into its checkpoint,
+    /// unloads the documents and forgets the directory, so its files can be moved.
+    pub async fn detach(&self, path: &Path) {
+        let directory = self
+            .directories
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(path);
+        if let Some(directory) = directory {
+            for handle in directory.handles() {
+                if let Err(error) = handle.flush().await {
+                    tracing::error!(%error, "checkpoint before archiving failed; the log stays beside it");
+                }
+                handle.unload_now().await;
+            }
+        }
+    }
+
     /// Folds every log into its checkpoint (clean shutdown).
     pub async fn checkpoint_all(&self) {
         for handle in self.all_handles() {

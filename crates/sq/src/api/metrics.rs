@@ -1,0 +1,247 @@
+//! Server-wide counters and the Prometheus text rendering of `/metrics`.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::Verb;
+use crate::store::Store;
+use crate::tenancy::{now_unix, Tenancy};
+
+/// Upper bounds of the latency histogram buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
+/// Label values for latency: every verb, plus requests that never reached one.
+const VERBS: [&str; 15] = [
+    "version",
+    "select",
+    "insert",
+    "update",
+    "delete",
+    "toc",
+    "checksum",
+    "status",
+    "get",
+    "load",
+    "delta",
+    "where",
+    "json-export",
+    "reload",
+    "other",
+];
+/// A tenant counts as active if it made a request within this many seconds.
+const ACTIVE_WINDOW: u64 = 300;
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+/// Counters that are not per tenant.
+#[derive(Default)]
+pub struct Metrics {
+    latency: [Histogram; VERBS.len()],
+    /// Failed authentications (tenant or admin).
+    pub auth_failures: AtomicU64,
+    /// Requests refused for a tenant's rate limit or an address's failed logins.
+    pub rate_limited: AtomicU64,
+}
+
+fn verb_index(verb: Option<Verb>) -> usize {
+    let name = verb.map_or("other", Verb::name);
+    VERBS
+        .iter()
+        .position(|v| *v == name)
+        .unwrap_or(VERBS.len() - 1)
+}
+
+impl Metrics {
+    /// Records one request's latency.
+    pub fn observe(&self, verb: Option<Verb>, elapsed: Duration) {
+        let histogram = &self.latency[verb_index(verb)];
+        let seconds = elapsed.as_secs_f64();
+        if let Some(bucket) = BUCKETS.iter().position(|&le| seconds <= le) {
+            histogram.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        }
+        histogram.count.fetch_add(1, Ordering::Relaxed);
+        histogram.sum_micros.fetch_add(
+            elapsed.as_micros().min(u128::from(u64::MAX)) as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The Prometheus text exposition of everything.
+    pub fn render(&self, tenancy: &Tenancy, store: &Store) -> String {
+        let mut out = String::new();
+        let tenants = tenancy.tenants();
+        let now = now_unix();
+
+        header(
+            &mut out,
+            "sq_requests_total",
+            "counter",
+            "Requests answered, by tenant, verb and status.",
+        );
+        for tenant in &tenants {
+            for ((verb, status), count) in tenant.stats.requests() {
+                let _ = writeln!(
+                    out,
+                    "sq_requests_total{{tenant=\"{}\",verb=\"{verb}\",status=\"{status}\"}} {count}",
+                    escape(&tenant.name)
+                );
+            }
+        }
+
+        header(
+            &mut out,
+            "sq_request_duration_seconds",
+            "histogram",
+            "Request latency, by verb.",
+        );
+        for (verb, histogram) in VERBS.iter().zip(&self.latency) {
+            let mut cumulative = 0;
+            for (le, bucket) in BUCKETS.iter().zip(&histogram.buckets) {
+                cumulative += bucket.load(Ordering::Relaxed);
+                let _ = writeln!(out, "sq_request_duration_seconds_bucket{{verb=\"{verb}\",le=\"{le}\"}} {cumulative}");
+            }
+            let count = histogram.count.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "sq_request_duration_seconds_bucket{{verb=\"{verb}\",le=\"+Inf\"}} {count}"
+            );
+            let sum = histogram.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(
+                out,
+                "sq_request_duration_seconds_sum{{verb=\"{verb}\"}} {sum}"
+            );
+            let _ = writeln!(
+                out,
+                "sq_request_duration_seconds_count{{verb=\"{verb}\"}} {count}"
+            );
+        }
+
+        header(
+            &mut out,
+            "sq_storage_bytes",
+            "gauge",
+            "Canonical bytes stored per tenant (tenants whose usage is known).",
+        );
+        for tenant in &tenants {
+            if let Some(bytes) = tenant.directory.known_usage() {
+                let _ = writeln!(
+                    out,
+                    "sq_storage_bytes{{tenant=\"{}\"}} {bytes}",
+                    escape(&tenant.name)
+                );
+            }
+        }
+
+        header(&mut out, "sq_tenants", "gauge", "Tenants configured.");
+        let _ = writeln!(out, "sq_tenants {}", tenants.len());
+        header(
+            &mut out,
+            "sq_active_tenants",
+            "gauge",
+            "Tenants with a request in the last 5 minutes.",
+        );
+        let active = tenants
+            .iter()
+            .filter(|t| {
+                t.stats
+                    .last_active()
+                    .is_some_and(|at| now.saturating_sub(at) <= ACTIVE_WINDOW)
+            })
+            .count();
+        let _ = writeln!(out, "sq_active_tenants {active}");
+        header(
+            &mut out,
+            "sq_resident_bytes",
+            "gauge",
+            "Memory charged to resident documents.",
+        );
+        let _ = writeln!(out, "sq_resident_bytes {}", store.resident_bytes());
+
+        header(
+            &mut out,
+            "sq_reloads_total",
+            "counter",
+            "Config reloads, by result.",
+        );
+        let (reloads, failures) = tenancy.as_multi().map_or((0, 0), |m| {
+            (
+                m.reloads.load(Ordering::Relaxed),
+                m.reload_failures.load(Ordering::Relaxed),
+            )
+        });
+        let _ = writeln!(
+            out,
+            "sq_reloads_total{{result=\"ok\"}} {}",
+            reloads - failures
+        );
+        let _ = writeln!(out, "sq_reloads_total{{result=\"failed\"}} {failures}");
+        header(
+            &mut out,
+            "sq_auth_failures_total",
+            "counter",
+            "Requests refused for a missing or wrong token.",
+        );
+        let _ = writeln!(
+            out,
+            "sq_auth_failures_total {}",
+            self.auth_failures.load(Ordering::Relaxed)
+        );
+        header(
+            &mut out,
+            "sq_rate_limited_total",
+            "counter",
+            "Requests refused with 429.",
+        );
+        let _ = writeln!(
+            out,
+            "sq_rate_limited_total {}",
+            self.rate_limited.load(Ordering::Relaxed)
+        );
+        out
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A label value as Prometheus wants it: backslash, quote and newline escaped.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_lands_in_cumulative_buckets() {
+        let metrics = Metrics::default();
+        metrics.observe(Some(Verb::Select), Duration::from_micros(300));
+        metrics.observe(Some(Verb::Select), Duration::from_secs(10));
+        let histogram = &metrics.latency[verb_index(Some(Verb::Select))];
+        assert_eq!(histogram.count.load(Ordering::Relaxed), 2);
+        assert_eq!(
+            histogram.buckets[2].load(Ordering::Relaxed),
+            1,
+            "0.3 ms is in le=0.0005"
+        );
+        assert_eq!(verb_index(None), VERBS.len() - 1);
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

@@ -37,7 +37,9 @@ pub fn run(args: HostArgs) -> Result<(), String> {
                 tracing::warn!("config: {warning}");
             }
             tracing::info!(tenants = loaded.tenant_count(), "config loaded");
-            Tenancy::multi(path.clone(), cwd.clone(), loaded, store.clone())
+            // Absolute, so admin edits can replace it (temp file and directory sync beside it).
+            let path = cwd.join(path);
+            Tenancy::multi(path, cwd.clone(), loaded, store.clone())
         }
         None => {
             let dir = args.data_dir.clone().unwrap_or_else(|| cwd.clone());
@@ -78,10 +80,7 @@ pub fn run(args: HostArgs) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot bind {address}: {e}"))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
-        // Scripts and tests wait for this line to know the port.
-        println!("sq listening on http://{local}");
-        tracing::info!(%local, "listening");
-        tokio::spawn(reload_on_sighup(hangup, tenancy.clone()));
+        // Watching starts before the port is announced, so no change after it is missed.
         // Kept alive for the life of the server: dropping it stops the watching.
         let _watcher = match (&args.config, tenancy.as_multi()) {
             (Some(path), Some(_)) => match watch_config(tenancy.clone(), path) {
@@ -93,6 +92,11 @@ pub fn run(args: HostArgs) -> Result<(), String> {
             },
             _ => None,
         };
+        // Scripts and tests wait for this line to know the port.
+        println!("sq listening on http://{local}");
+        tracing::info!(%local, "listening");
+        tokio::spawn(reload_on_sighup(hangup, tenancy.clone()));
+
         tokio::spawn(store.clone().run_evictor());
         serve(listener, app, limits, shutdown).await;
         store.checkpoint_all().await;

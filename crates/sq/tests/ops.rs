@@ -70,8 +70,11 @@ fn health_needs_no_token() {
     );
 }
 
+/// One sample: metric name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+
 /// Checks Prometheus text-format syntax and returns the samples.
-fn parse_prometheus(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+fn parse_prometheus(text: &str) -> Vec<Sample> {
     let mut samples = Vec::new();
     let name_ok = |n: &str| {
         !n.is_empty()

@@ -15,7 +15,7 @@ use crate::tenancy::{config, Tenancy};
 
 /// Validates the flags, builds the tenancy, binds, and serves until SIGTERM/SIGINT.
 pub fn run(args: HostArgs) -> Result<(), String> {
-    init_logging();
+    let _log_flusher = init_logging();
     if args.key.as_deref() == Some("") {
         return Err("--key must not be empty".into());
     }
@@ -105,14 +105,22 @@ pub fn run(args: HostArgs) -> Result<(), String> {
     })
 }
 
-fn init_logging() {
+/// Logs go to stderr through a background writer: one line per request would otherwise
+/// cost a `write` on the request path (it halved select throughput). The guard flushes
+/// what is buffered when the server stops.
+fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        // Never drop a line: under overload requests wait for the log, not the reverse.
+        .lossy(false)
+        .finish(std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+    guard
 }
 
 /// Installs the SIGTERM and SIGINT handlers; the future resolves on either.

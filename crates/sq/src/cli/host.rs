@@ -19,18 +19,9 @@ pub fn run(args: HostArgs) -> Result<(), String> {
     if args.key.as_deref() == Some("") {
         return Err("--key must not be empty".into());
     }
-    let store = Arc::new(Store::new(StoreSettings {
-        sync: match args.sync {
-            Sync::Always => SyncMode::Always,
-            Sync::Batch => SyncMode::Batch,
-            Sync::Off => SyncMode::Off,
-        },
-        checkpoint_bytes: args.checkpoint_kb.saturating_mul(1024),
-        max_resident_bytes: args.max_resident_mb.saturating_mul(1024 * 1024),
-    }));
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
-    let tenancy = match &args.config {
+    let loaded = match &args.config {
         Some(path) => {
             let loaded = config::load(path, &cwd).map_err(|e| e.0)?;
             for warning in &loaded.warnings {
@@ -38,14 +29,43 @@ pub fn run(args: HostArgs) -> Result<(), String> {
             }
             tracing::info!(tenants = loaded.tenant_count(), "config loaded");
             // Absolute, so admin edits can replace it (temp file and directory sync beside it).
-            let path = cwd.join(path);
-            Tenancy::multi(path, cwd.clone(), loaded, store.clone())
+            Some((cwd.join(path), loaded))
         }
+        None => None,
+    };
+    let single_dir = match &loaded {
+        Some(_) => None,
         None => {
             let dir = args.data_dir.clone().unwrap_or_else(|| cwd.clone());
-            let dir: PathBuf = config::prepare_directory("default", &dir).map_err(|e| e.0)?;
-            Tenancy::single(&store, dir, args.key.as_deref())
+            Some(config::prepare_directory("default", &dir).map_err(|e| e.0)?)
         }
+    };
+    // The journal lives beside the config (multi-tenant) or in the data directory.
+    let journal: PathBuf = match (&loaded, &single_dir) {
+        (Some((path, _)), _) => path.with_file_name("sq.journal"),
+        (None, Some(dir)) => dir.join(".sq.journal"),
+        (None, None) => cwd.join(".sq.journal"),
+    };
+    let store = Store::new(StoreSettings {
+        sync: match args.sync {
+            Sync::Always => SyncMode::Always,
+            Sync::Batch => SyncMode::Batch,
+            Sync::Off => SyncMode::Off,
+        },
+        checkpoint_bytes: args.checkpoint_kb.saturating_mul(1024),
+        max_resident_bytes: args.max_resident_mb.saturating_mul(1024 * 1024),
+        journal: (args.sync == Sync::Batch).then_some(journal),
+        ..StoreSettings::default()
+    })
+    .map_err(|e| format!("cannot recover the journal: {e}"))?;
+    let store = Arc::new(store);
+    let tenancy = match (loaded, single_dir) {
+        (Some((path, loaded)), _) => Tenancy::multi(path, cwd.clone(), loaded, store.clone()),
+        (None, dir) => Tenancy::single(
+            &store,
+            dir.unwrap_or_else(|| cwd.clone()),
+            args.key.as_deref(),
+        ),
     };
     let tenancy = Arc::new(tenancy);
     let limits = Limits {

@@ -60,6 +60,20 @@ impl Committer {
         }
     }
 
+    /// Syncs every registered filesystem now (journal rotation).
+    pub(crate) async fn sync_all(&self) -> io::Result<()> {
+        let handles: Vec<Arc<dyn FsSync>> = self
+            .groups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|g| g.handle.clone())
+            .collect();
+        tokio::task::spawn_blocking(move || handles.iter().try_for_each(|h| h.sync()))
+            .await
+            .unwrap_or_else(|join| Err(io::Error::other(join.to_string())))
+    }
+
     /// Syncs for everyone waiting, round after round, until nobody is.
     async fn run(self: Arc<Self>, device: u64) {
         loop {

@@ -52,6 +52,8 @@ struct Engine {
     log_len: u64,
     /// The checkpoint the resident state was recovered from or last written to.
     base: Option<Base>,
+    /// The open log's id (see the journal).
+    log_id: u64,
     /// Bytes charged to the memory budget for the resident document.
     charged: u64,
     /// A failed write could not be cut back out of the log: refuse writes until reload.
@@ -80,6 +82,7 @@ enum Recovered {
         doc: Document,
         base: Base,
         log: Option<(Box<dyn LogFile>, u64)>,
+        log_id: u64,
     },
     Corrupt(String),
 }
@@ -345,27 +348,33 @@ impl DocHandle {
     async fn append(&self, engine: &mut Engine, record: Vec<u8>) -> io::Result<()> {
         if engine.log.is_none() {
             let base = engine.base.unwrap_or_else(|| Base::of(b""));
+            let log_id: u64 = rand::random();
             let disk = self.shared.disk.clone();
             let path = self.log_path.clone();
             let log = blocking(move || {
-                disk.replace(&path, &wal::header(base))?;
+                disk.replace(&path, &wal::header(base, log_id))?;
                 disk.open_log(&path)
             })
             .await?;
             engine.log = Some(log);
             engine.log_len = wal::HEADER_LEN as u64;
+            engine.log_id = log_id;
         }
-        let group = match (self.shared.settings.sync, self.device) {
-            (SyncMode::Batch, Some(device)) => Some(device),
-            _ => None,
-        };
+        // Batch mode commits through the shared journal when there is one (one sync for
+        // every document), else through a filesystem-wide sync; a directory whose
+        // filesystem is unknown syncs its own log.
+        let batch = self.shared.settings.sync == SyncMode::Batch && self.device.is_some();
+        let journal = self.shared.journal.as_ref().filter(|_| batch);
+        let group = self.device.filter(|_| batch && journal.is_none());
         let sync_file = match self.shared.settings.sync {
             SyncMode::Off => false,
             SyncMode::Always => true,
-            SyncMode::Batch => group.is_none(),
+            SyncMode::Batch => !batch,
         };
         let before = engine.log_len;
         let added = record.len() as u64;
+        let journaled =
+            journal.map(|_| super::journal::entry(&self.log_path, engine.log_id, before, &record));
         let mut result = if sync_file || record.len() > INLINE_APPEND {
             self.with_log(engine, move |log| {
                 log.append(&record)?;
@@ -383,7 +392,9 @@ impl DocHandle {
                 None => Err(io::Error::other("log not open")),
             }
         };
-        if let (Ok(()), Some(device)) = (&result, group) {
+        if let (Ok(()), Some(journal), Some(entry)) = (&result, journal, journaled) {
+            result = journal.commit(entry).await;
+        } else if let (Ok(()), Some(device)) = (&result, group) {
             result = self.shared.committer.sync(device).await;
         }
         match result {
@@ -443,12 +454,18 @@ impl DocHandle {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         match recovered {
-            Recovered::Loaded { doc, base, log } => {
+            Recovered::Loaded {
+                doc,
+                base,
+                log,
+                log_id,
+            } => {
                 let charge = charge_of(&doc);
                 self.usage.set(&self.file_name, doc.serialized_len());
                 *state = Resident::Loaded(doc);
                 drop(state);
                 engine.base = Some(base);
+                engine.log_id = log_id;
                 (engine.log, engine.log_len) = match log {
                     Some((log, len)) => (Some(log), len),
                     None => (None, 0),
@@ -593,6 +610,7 @@ fn recover(
             doc,
             base,
             log: None,
+            log_id: 0,
         });
     };
     match wal::decode(&log_bytes) {
@@ -606,12 +624,14 @@ fn recover(
                 doc,
                 base,
                 log: None,
+                log_id: 0,
             })
         }
         Contents::Records {
             edits,
             valid_len,
             discarded,
+            log_id,
             ..
         } => {
             for edit in &edits {
@@ -629,6 +649,7 @@ fn recover(
                 doc,
                 base,
                 log: Some((log, valid_len)),
+                log_id,
             })
         }
     }

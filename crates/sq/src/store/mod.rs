@@ -14,6 +14,7 @@ mod directory;
 mod disk;
 mod document;
 mod edit;
+mod journal;
 mod name;
 mod usage;
 mod wal;
@@ -89,6 +90,11 @@ pub struct StoreSettings {
     pub checkpoint_bytes: u64,
     /// Resident documents beyond this many bytes are evicted, least recently used first.
     pub max_resident_bytes: u64,
+    /// The shared journal that group-commits writes to every document with one sync
+    /// (`--sync batch`); without one, writers share a filesystem-wide sync instead.
+    pub journal: Option<PathBuf>,
+    /// The journal starts over (after syncing every log) past this size.
+    pub journal_max_bytes: u64,
 }
 
 impl Default for StoreSettings {
@@ -97,6 +103,8 @@ impl Default for StoreSettings {
             sync: SyncMode::Batch,
             checkpoint_bytes: 4 * 1024 * 1024,
             max_resident_bytes: 512 * 1024 * 1024,
+            journal: None,
+            journal_max_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -132,6 +140,7 @@ pub(crate) struct Shared {
     pub(crate) settings: StoreSettings,
     pub(crate) budget: Budget,
     pub(crate) committer: Arc<commit::Committer>,
+    pub(crate) journal: Option<Arc<journal::Journal>>,
     /// A logical clock for least-recently-used order.
     pub(crate) tick: AtomicU64,
 }
@@ -143,35 +152,40 @@ pub struct Store {
     directories: Mutex<HashMap<PathBuf, Arc<Directory>>>,
 }
 
-impl Default for Store {
-    fn default() -> Self {
-        Store::new(StoreSettings::default())
-    }
-}
-
 impl Store {
-    /// A store on the real disk.
-    pub fn new(settings: StoreSettings) -> Self {
+    /// A store on the real disk. With a journal, replays it first (start-up recovery).
+    pub fn new(settings: StoreSettings) -> io::Result<Self> {
         Store::with_disk(settings, Arc::new(RealDisk))
     }
 
     /// A store on any [`Disk`] (tests inject faults this way).
-    pub fn with_disk(settings: StoreSettings, disk: Arc<dyn Disk>) -> Self {
+    pub fn with_disk(settings: StoreSettings, disk: Arc<dyn Disk>) -> io::Result<Self> {
         let budget = Budget {
             used: AtomicU64::new(0),
             max: settings.max_resident_bytes,
             over: tokio::sync::Notify::new(),
         };
-        Store {
+        let committer = Arc::new(commit::Committer::default());
+        let journal = match &settings.journal {
+            Some(path) => Some(Arc::new(journal::Journal::open(
+                path.clone(),
+                settings.journal_max_bytes,
+                disk.clone(),
+                committer.clone(),
+            )?)),
+            None => None,
+        };
+        Ok(Store {
             shared: Arc::new(Shared {
                 disk,
                 settings,
                 budget,
-                committer: Arc::new(commit::Committer::default()),
+                committer,
+                journal,
                 tick: AtomicU64::new(1),
             }),
             directories: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     /// The directory at `path` (absolute, already created by the config loader).

@@ -2,12 +2,14 @@
 //! checksummed records, one per acknowledged edit.
 //!
 //! ```text
-//! header  "SQWAL01\n" | base length u64 LE | base xxh3-128 u128 LE        (32 bytes)
+//! header  "SQWAL02\n" | base length u64 LE | base xxh3-128 u128 LE | log id u64 LE  (40 bytes)
 //! record  payload length u32 LE | xxh3-64 of payload u64 LE | payload
 //! payload op u8 (1 insert, 2 update, 3 delete) | 9 × u32 LE coordinate | UTF-8 text
 //! ```
 //!
-//! The base identifies the `.phext` checkpoint the records apply to. A crash after a
+//! The log id is random per log file, so the shared journal can tell this log from an
+//! earlier one at the same path. The base identifies the `.phext` checkpoint the records
+//! apply to. A crash after a
 //! checkpoint replaced the `.phext` but before the log was removed leaves a log whose base
 //! no longer matches: it is already folded in, and is discarded rather than replayed twice.
 
@@ -16,9 +18,9 @@ use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
 use super::edit::Edit;
 
-const MAGIC: &[u8; 8] = b"SQWAL01\n";
+const MAGIC: &[u8; 8] = b"SQWAL02\n";
 /// Bytes before the first record.
-pub const HEADER_LEN: usize = 32;
+pub const HEADER_LEN: usize = 40;
 const RECORD_HEAD: usize = 12;
 const PAYLOAD_FIXED: usize = 1 + 9 * 4;
 /// The largest payload a record may claim; anything bigger is a torn or corrupt length.
@@ -41,13 +43,22 @@ impl Base {
     }
 }
 
-/// The header of a new log extending `base`.
-pub fn header(base: Base) -> Vec<u8> {
+/// The header of a new log extending `base`, identified by `log_id`.
+pub fn header(base: Base, log_id: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&base.len.to_le_bytes());
     out.extend_from_slice(&base.hash.to_le_bytes());
+    out.extend_from_slice(&log_id.to_le_bytes());
     out
+}
+
+/// The id in a log's header, if `bytes` starts with one.
+pub fn log_id(bytes: &[u8]) -> Option<u64> {
+    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+        return None;
+    }
+    Some(u64::from_le_bytes(bytes[32..40].try_into().ok()?))
 }
 
 /// Appends the record of `edit` to `out` and returns its length.
@@ -79,6 +90,8 @@ pub enum Contents {
     Records {
         /// The checkpoint it extends.
         base: Base,
+        /// The log's id.
+        log_id: u64,
         /// Every complete, intact record, in order.
         edits: Vec<Edit>,
         /// Byte length of the header plus those records.
@@ -99,6 +112,7 @@ pub fn decode(bytes: &[u8]) -> Contents {
         len: u64::from_le_bytes(bytes[8..16].try_into().unwrap_or_default()),
         hash: u128::from_le_bytes(bytes[16..32].try_into().unwrap_or_default()),
     };
+    let log_id = u64::from_le_bytes(bytes[32..40].try_into().unwrap_or_default());
     let mut edits = Vec::new();
     let mut at = HEADER_LEN;
     while let Some((edit, next)) = decode_record(bytes, at) {
@@ -107,6 +121,7 @@ pub fn decode(bytes: &[u8]) -> Contents {
     }
     Contents::Records {
         base,
+        log_id,
         edits,
         valid_len: at as u64,
         discarded: (bytes.len() - at) as u64,
@@ -157,7 +172,7 @@ mod tests {
             Edit::Delete(c("9999")),
             Edit::Update(c("1.2.3/4.5.6/7.8.9"), "line\r\n".into()),
         ];
-        let mut bytes = header(Base::of(b"checkpoint"));
+        let mut bytes = header(Base::of(b"checkpoint"), 7);
         for edit in &edits {
             encode(edit, &mut bytes);
         }
@@ -171,6 +186,7 @@ mod tests {
             decode(&bytes),
             Contents::Records {
                 base: Base::of(b"checkpoint"),
+                log_id: 7,
                 edits,
                 valid_len: bytes.len() as u64,
                 discarded: 0
@@ -182,7 +198,7 @@ mod tests {
     fn a_torn_tail_is_cut_at_every_possible_length() {
         let (bytes, edits) = sample();
         let mut ends = vec![HEADER_LEN];
-        let mut scratch = header(Base::of(b"checkpoint"));
+        let mut scratch = header(Base::of(b"checkpoint"), 7);
         for edit in &edits {
             encode(edit, &mut scratch);
             ends.push(scratch.len());
@@ -207,7 +223,7 @@ mod tests {
     #[test]
     fn a_corrupt_record_ends_the_log() {
         let (mut bytes, edits) = sample();
-        let mut second = header(Base::of(b"checkpoint"));
+        let mut second = header(Base::of(b"checkpoint"), 7);
         encode(&edits[0], &mut second);
         let flip = second.len() + RECORD_HEAD + 3;
         bytes[flip] ^= 0x40;

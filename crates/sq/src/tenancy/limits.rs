@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,9 @@ pub struct AuthFailures {
     limit: u32,
     window: Duration,
     seen: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    /// Whether any failure was ever recorded: every request asks, and the usual answer
+    /// must not take a lock.
+    any: AtomicBool,
 }
 
 /// Addresses remembered before old windows are swept.
@@ -64,11 +68,15 @@ impl AuthFailures {
             limit,
             window,
             seen: Mutex::new(HashMap::new()),
+            any: AtomicBool::new(false),
         }
     }
 
     /// If `ip` is over its limit, how long until it may try again.
     pub fn blocked(&self, ip: IpAddr) -> Option<Duration> {
+        if !self.any.load(Ordering::Relaxed) {
+            return None;
+        }
         let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         let (start, count) = seen.get(&ip)?;
         let elapsed = start.elapsed();
@@ -77,6 +85,7 @@ impl AuthFailures {
 
     /// Records a failed authentication from `ip`.
     pub fn record(&self, ip: IpAddr) {
+        self.any.store(true, Ordering::Relaxed);
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         if seen.len() >= SWEEP_AT {
             let window = self.window;

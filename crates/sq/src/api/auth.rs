@@ -1,6 +1,6 @@
 //! Credentials: the tokens a request presents, in header order.
 
-use crate::http::Request;
+use crate::http::{trim, Request};
 
 /// Every token the request presents, in request order: `Authorization: <token>`,
 /// `Authorization: Bearer <token>` (scheme in any case), and `X-SQ-API-Key: <token>`.
@@ -23,18 +23,6 @@ fn strip_bearer(value: &[u8]) -> &[u8] {
         return trim(&value[6..]);
     }
     value
-}
-
-fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|b| !matches!(b, b' ' | b'\t'))
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t'))
-        .map_or(start, |i| i + 1);
-    &bytes[start..end]
 }
 
 #[cfg(test)]

@@ -134,7 +134,11 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         // Never drop a line: under overload requests wait for the log, not the reverse.
         .lossy(false)
-        .finish(std::io::stderr());
+        // Buffered: the writer thread drains every queued line, then flushes once.
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)

@@ -98,3 +98,15 @@ fn flags_come_in_any_order_and_the_data_dir_is_created() {
     assert!(s.terminate().success());
     assert!(s.dir.join("deep/new/dir/.phext").is_file());
 }
+
+#[test]
+fn a_second_server_on_the_same_data_refuses_to_start() {
+    let first = Server::start(&["--data-dir", "shared"]);
+    let output = sq(&first.dir, &["host", "0", "--data-dir", "shared"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("in use by another SQ process"), "{stderr}");
+    first
+        .get("/api/v2/version")
+        .expect(200, env!("CARGO_PKG_VERSION"));
+}

@@ -211,32 +211,7 @@ fn disabled_tenants_are_refused() {
 #[test]
 fn five_hundred_tenants_from_the_generator() {
     let temp = tempfile::tempdir().unwrap();
-    let output = sq_command(temp.path())
-        .args([
-            "tenants",
-            "generate",
-            "--count",
-            "500",
-            "--data-root",
-            "data",
-            "--out",
-            "tenants.json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let listing = String::from_utf8(output.stdout).unwrap();
-    let tokens: Vec<(String, String)> = listing
-        .lines()
-        .map(|line| {
-            let (name, token) = line.split_once('\t').unwrap();
-            (name.to_owned(), token.to_owned())
-        })
-        .collect();
+    let tokens = generate_tenants(temp.path(), 500);
     assert_eq!(tokens.len(), 500);
     assert!(tokens
         .iter()

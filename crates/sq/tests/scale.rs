@@ -20,24 +20,9 @@ fn rss_bytes(pid: u32) -> u64 {
 #[test]
 fn ten_thousand_tenants_within_the_memory_budget() {
     let temp = tempfile::tempdir().unwrap();
-    let output = sq_command(temp.path())
-        .args([
-            "tenants",
-            "generate",
-            "--count",
-            "10000",
-            "--data-root",
-            "data",
-            "--out",
-            "tenants.json",
-        ])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let tokens: Vec<String> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split('\t').nth(1).unwrap().to_owned())
+    let tokens: Vec<String> = generate_tenants(temp.path(), 10_000)
+        .into_iter()
+        .map(|(_, t)| t)
         .collect();
     assert_eq!(tokens.len(), 10_000);
 

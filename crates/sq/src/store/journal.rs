@@ -36,6 +36,9 @@ struct Open {
 
 /// The journal file and its group commit.
 pub(crate) struct Journal {
+    /// Held open with an exclusive lock: a second server on the same data would
+    /// interleave its writes with ours.
+    _lock: std::fs::File,
     path: PathBuf,
     max_bytes: u64,
     disk: Arc<dyn Disk>,
@@ -160,9 +163,11 @@ impl Journal {
         disk: Arc<dyn Disk>,
         committer: Arc<Committer>,
     ) -> io::Result<Journal> {
+        let lock = lock_exclusively(&path)?;
         recover(&*disk, &path)?;
         let file = disk.open_log(&path)?;
         Ok(Journal {
+            _lock: lock,
             path,
             max_bytes,
             disk,
@@ -288,6 +293,23 @@ impl Journal {
     }
 }
 
+/// Opens (creating) `path` and takes an exclusive advisory lock on it, or fails at once.
+fn lock_exclusively(path: &Path) -> io::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    // SAFETY: flock only reads the descriptor, which `file` keeps open.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!("{} is in use by another SQ process", path.display()),
+        ));
+    }
+    Ok(file)
+}
+
 fn kind_of(error: &io::Error) -> io::ErrorKind {
     match error.raw_os_error() {
         Some(code) if code == libc::ENOSPC || code == libc::EDQUOT => io::ErrorKind::StorageFull,
@@ -298,6 +320,20 @@ fn kind_of(error: &io::Error) -> io::ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_process_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sq.journal");
+        let held = lock_exclusively(&path).unwrap();
+        let second = lock_exclusively(&path).unwrap_err();
+        assert!(
+            second.to_string().contains("in use by another SQ process"),
+            "{second}"
+        );
+        drop(held);
+        assert!(lock_exclusively(&path).is_ok());
+    }
 
     #[test]
     fn entries_round_trip_and_stop_at_a_torn_tail() {

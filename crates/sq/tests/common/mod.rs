@@ -307,3 +307,33 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Runs `sq tenants generate --count N` in `dir` (config `tenants.json`, data under
+/// `data/`) and returns each tenant's `(name, token)`.
+pub fn generate_tenants(dir: &Path, count: usize) -> Vec<(String, String)> {
+    let output = sq_command(dir)
+        .args([
+            "tenants",
+            "generate",
+            "--count",
+            &count.to_string(),
+            "--data-root",
+            "data",
+            "--out",
+            "tenants.json",
+        ])
+        .output()
+        .expect("run sq tenants generate");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| {
+            let (name, token) = line.split_once('\t').expect("name<TAB>token");
+            (name.to_owned(), token.to_owned())
+        })
+        .collect()
+}

@@ -151,8 +151,12 @@ fn empty_documents_and_absent_scrolls() {
     assert!(status.ends_with("\nPhext Size: 0\nScrolls: 0"), "{status}");
     s.get("/api/v2/version?p=../../etc")
         .expect(200, env!("CARGO_PKG_VERSION"));
-    // Only the journal, made at start-up: reads create nothing.
-    assert_eq!(files_under(&s.dir), [".sq.journal"], "reads create nothing");
+    // Only the journal and its lock, made at start-up: reads create nothing.
+    assert_eq!(
+        files_under(&s.dir),
+        [".sq.journal", ".sq.journal.lock"],
+        "reads create nothing"
+    );
 }
 
 #[test]

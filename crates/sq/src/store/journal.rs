@@ -163,7 +163,11 @@ impl Journal {
         disk: Arc<dyn Disk>,
         committer: Arc<Committer>,
     ) -> io::Result<Journal> {
-        let lock = lock_exclusively(&path)?;
+        // A separate file: the journal itself is replaced (renamed over) on recovery, and a
+        // lock on a replaced inode would guard nothing.
+        let mut lock_path = path.clone().into_os_string();
+        lock_path.push(".lock");
+        let lock = lock_exclusively(Path::new(&lock_path))?;
         recover(&*disk, &path)?;
         let file = disk.open_log(&path)?;
         Ok(Journal {

@@ -23,8 +23,18 @@ fn settings() -> StoreSettings {
     StoreSettings::default()
 }
 
-fn store(settings: StoreSettings) -> Store {
-    Store::new(settings).unwrap()
+/// Opens a store; a store dropped just before may still have a detached commit task
+/// holding its journal lock, so let the runtime finish it (boundedly).
+async fn open_store(settings: StoreSettings) -> Store {
+    for _ in 0..200 {
+        match Store::new(settings.clone()) {
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await
+            }
+            opened => return opened.unwrap(),
+        }
+    }
+    panic!("the journal lock was never released")
 }
 
 async fn select(dir: &Directory, doc: &str, at: &str) -> String {
@@ -48,7 +58,7 @@ fn update(at: &str, text: &str) -> Edit {
 async fn writes_survive_a_crash_through_the_log() {
     let temp = tempfile::tempdir().unwrap();
     {
-        let store = store(settings());
+        let store = open_store(settings()).await;
         let dir = store.directory(temp.path());
         dir.write(&name("doc"), &update("1", "one"), None)
             .await
@@ -69,7 +79,7 @@ async fn writes_survive_a_crash_through_the_log() {
     }
     assert!(!temp.path().join("doc.phext").exists());
     assert!(temp.path().join("doc.phext.wal").exists());
-    let store = store(settings());
+    let store = open_store(settings()).await;
     let dir = store.directory(temp.path());
     assert_eq!(bytes(&dir, "doc").await, b"one more\x17\x17three");
 }
@@ -77,10 +87,11 @@ async fn writes_survive_a_crash_through_the_log() {
 #[tokio::test]
 async fn a_checkpoint_folds_the_log_into_the_phext_file() {
     let temp = tempfile::tempdir().unwrap();
-    let store = store(StoreSettings {
+    let store = open_store(StoreSettings {
         checkpoint_bytes: 200,
         ..settings()
-    });
+    })
+    .await;
     let dir = store.directory(temp.path());
     for i in 0..20 {
         dir.write(
@@ -136,7 +147,7 @@ async fn a_torn_tail_is_discarded_and_cut_off() {
     file.set_len(torn_len as u64).unwrap();
     drop(file);
 
-    let store = store(settings());
+    let store = open_store(settings()).await;
     let dir = store.directory(temp.path());
     assert_eq!(bytes(&dir, "doc").await, b"base\x17kept");
     assert_eq!(
@@ -172,7 +183,7 @@ async fn a_corrupt_record_ends_replay() {
     let mut raw = std::fs::read(&log).unwrap();
     raw[ends[0] + 20] ^= 0xFF;
     std::fs::write(&log, &raw).unwrap();
-    let store = store(settings());
+    let store = open_store(settings()).await;
     assert_eq!(bytes(&store.directory(temp.path()), "doc").await, b"good");
 }
 
@@ -186,7 +197,7 @@ async fn a_log_already_folded_in_is_not_replayed_twice() {
         b"a",
         &[Edit::Insert(c("1"), "b".into())],
     );
-    let store = store(settings());
+    let store = open_store(settings()).await;
     assert_eq!(bytes(&store.directory(temp.path()), "doc").await, b"ab");
     assert!(!temp.path().join("doc.phext.wal").exists());
 }
@@ -205,7 +216,7 @@ async fn corrupt_files_are_refused_and_never_written() {
         b"something else entirely, not a log",
     )
     .unwrap();
-    let store = store(settings());
+    let store = open_store(settings()).await;
     let dir = store.directory(temp.path());
     for doc in ["bad", "foreign"] {
         assert!(matches!(
@@ -359,10 +370,13 @@ async fn concurrent_writers_share_syncs() {
 #[tokio::test]
 async fn eviction_keeps_memory_in_budget_and_documents_come_back() {
     let temp = tempfile::tempdir().unwrap();
-    let store = Arc::new(store(StoreSettings {
-        max_resident_bytes: 64 * 1024,
-        ..settings()
-    }));
+    let store = Arc::new(
+        open_store(StoreSettings {
+            max_resident_bytes: 64 * 1024,
+            ..settings()
+        })
+        .await,
+    );
     let text = "y".repeat(2000);
     let dirs: Vec<_> = (0..40)
         .map(|i| {
@@ -407,7 +421,7 @@ async fn eviction_keeps_memory_in_budget_and_documents_come_back() {
 async fn quotas_refuse_growth_past_the_limit_and_nothing_else() {
     let temp = tempfile::tempdir().unwrap();
     std::fs::write(temp.path().join("old.phext"), "o".repeat(600)).unwrap();
-    let store = store(settings());
+    let store = open_store(settings()).await;
     let dir = store.directory(temp.path());
     let quota = Some(1000);
     // 600 bytes already on disk (found by one scan); 300 more fit, 200 after that do not.
@@ -462,7 +476,7 @@ async fn the_journal_restores_log_tails_a_crash_lost() {
     let data = temp.path().join("data");
     std::fs::create_dir(&data).unwrap();
     {
-        let store = store(journaled(temp.path()));
+        let store = open_store(journaled(temp.path())).await;
         let dir = store.directory(&data);
         dir.write(&name("doc"), &update("1", "one"), None)
             .await
@@ -482,7 +496,7 @@ async fn the_journal_restores_log_tails_a_crash_lost() {
             .unwrap();
         file.set_len(wal::HEADER_LEN as u64).unwrap();
     }
-    let store = store(journaled(temp.path()));
+    let store = open_store(journaled(temp.path())).await;
     let dir = store.directory(&data);
     assert_eq!(bytes(&dir, "doc").await, b"one+two");
     assert_eq!(select(&dir, "other", "5").await, "five");
@@ -501,7 +515,7 @@ async fn journal_entries_for_folded_or_replaced_logs_are_skipped() {
     let data = temp.path().join("data");
     std::fs::create_dir(&data).unwrap();
     let journal_bytes = {
-        let store = store(journaled(temp.path()));
+        let store = open_store(journaled(temp.path())).await;
         let dir = store.directory(&data);
         dir.write(&name("doc"), &Edit::Insert(c("1"), "a".into()), None)
             .await
@@ -514,7 +528,7 @@ async fn journal_entries_for_folded_or_replaced_logs_are_skipped() {
     // A crash left the old journal behind: its entry names a log that no longer exists.
     std::fs::write(temp.path().join("sq.journal"), &journal_bytes).unwrap();
     {
-        let store = store(journaled(temp.path()));
+        let store = open_store(journaled(temp.path())).await;
         assert_eq!(
             bytes(&store.directory(&data), "doc").await,
             b"a",
@@ -523,14 +537,14 @@ async fn journal_entries_for_folded_or_replaced_logs_are_skipped() {
     }
     // Same again with a new log at the same path (another id): still skipped.
     {
-        let store = store(journaled(temp.path()));
+        let store = open_store(journaled(temp.path())).await;
         let dir = store.directory(&data);
         dir.write(&name("doc"), &update("2", "b"), None)
             .await
             .unwrap();
     }
     std::fs::write(temp.path().join("sq.journal"), &journal_bytes).unwrap();
-    let store = store(journaled(temp.path()));
+    let store = open_store(journaled(temp.path())).await;
     assert_eq!(bytes(&store.directory(&data), "doc").await, b"a\x17b");
 }
 
@@ -583,7 +597,7 @@ async fn a_failed_journal_write_refuses_and_leaves_no_trace() {
             .await
             .unwrap();
     }
-    let store = store(journaled(temp.path()));
+    let store = open_store(journaled(temp.path())).await;
     assert_eq!(
         bytes(&store.directory(&data), "doc").await,
         b"kept\x17\x17after"
@@ -596,10 +610,11 @@ async fn a_full_journal_starts_over_after_syncing_every_log() {
     let data = temp.path().join("data");
     std::fs::create_dir(&data).unwrap();
     {
-        let store = store(StoreSettings {
+        let store = open_store(StoreSettings {
             journal_max_bytes: 500,
             ..journaled(temp.path())
-        });
+        })
+        .await;
         let dir = store.directory(&data);
         for i in 1..=30 {
             dir.write(&name("doc"), &update(&i.to_string(), "some text"), None)
@@ -614,7 +629,7 @@ async fn a_full_journal_starts_over_after_syncing_every_log() {
             "journal is {size} bytes: it never started over"
         );
     }
-    let store = store(journaled(temp.path()));
+    let store = open_store(journaled(temp.path())).await;
     let dir = store.directory(&data);
     assert_eq!(dir.read(&name("doc"), |d| d.len()).await.unwrap(), 30);
 }

@@ -107,14 +107,6 @@ impl Request {
         self.origin_form().split_once('?').map(|(_, query)| query)
     }
 
-    /// The values of every header named `name` (lowercase), in request order.
-    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.headers
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
-    }
-
     /// Whether any header named `name` (lowercase) is present.
     pub fn has_header(&self, name: &str) -> bool {
         self.headers.iter().any(|(n, _)| n == name)

@@ -111,11 +111,6 @@ impl Directory {
         self.usage.total()
     }
 
-    /// The directory's path.
-    pub fn path(&self) -> &std::path::Path {
-        &self.path
-    }
-
     /// Discards the resident state and reads the document again from disk.
     pub async fn reload(&self, name: &DocName) -> Result<(), StoreError> {
         self.handle(name).reload().await

@@ -133,7 +133,7 @@ impl MultiTenant {
         crate::store::RealDisk
             .replace(&self.config_path, &text)
             .map_err(|e| AdminError::Io(format!("cannot write the config: {e}")))?;
-        self.install(config);
+        self.install(&config);
         self.audit(action, tenant);
         Ok(out)
     }

@@ -50,7 +50,6 @@ pub struct Registry {
     by_token: HashMap<TokenDigest, Keyed>,
     by_name: BTreeMap<String, Arc<Tenant>>,
     admin: Option<TokenDigest>,
-    config: Config,
 }
 
 impl Registry {
@@ -67,11 +66,6 @@ impl Registry {
     /// One tenant by name.
     pub fn tenant(&self, name: &str) -> Option<&Arc<Tenant>> {
         self.by_name.get(name)
-    }
-
-    /// The config this registry was built from.
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 }
 
@@ -140,14 +134,13 @@ impl Tenancy {
                 by_token: HashMap::new(),
                 by_name: BTreeMap::new(),
                 admin: None,
-                config: config.clone(),
             })),
             writing: Mutex::new(()),
             kept: Mutex::new(HashMap::new()),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
         };
-        multi.install(config);
+        multi.install(&config);
         Tenancy::Multi(multi)
     }
 
@@ -240,13 +233,13 @@ impl MultiTenant {
         for warning in &config.warnings {
             tracing::warn!("config: {warning}");
         }
-        let count = self.install(config);
+        let count = self.install(&config);
         tracing::info!(tenants = count, "config reloaded");
         Ok(count)
     }
 
     /// Builds the registry of `config` and swaps it in; returns the tenant count.
-    fn install(&self, config: Config) -> usize {
+    fn install(&self, config: &Config) -> usize {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         let mut by_name: BTreeMap<String, Arc<Tenant>> = BTreeMap::new();
         let mut by_token = HashMap::with_capacity(config.tenants.len());
@@ -284,7 +277,6 @@ impl MultiTenant {
             by_token,
             by_name,
             admin: config.admin,
-            config,
         };
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(registry);
         count

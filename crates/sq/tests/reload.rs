@@ -256,9 +256,11 @@ fn config_warnings_name_the_tenant_and_field() {
     )
     .unwrap();
     let log = temp.path().join("log");
-    let s = Server::start_logging(temp.path(), &["--config", "tenants.json"], &log, "warn");
+    let mut s = Server::start_logging(temp.path(), &["--config", "tenants.json"], &log, "warn");
     s.get_with("/api/v2/version", &as_("tok"))
         .expect(200, env!("CARGO_PKG_VERSION"));
+    // Log lines are buffered; a clean stop writes them all out.
+    assert!(s.terminate().success());
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.contains("tenant 'erin': unknown field \"comment\" ignored"),

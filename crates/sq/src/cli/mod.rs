@@ -1,6 +1,7 @@
 //! The command line: `sq host`, `sq tenants generate`, `sq version`.
 
 mod host;
+mod log_sink;
 mod tenants;
 
 use std::ffi::OsString;
@@ -80,6 +81,10 @@ pub struct HostArgs {
     /// (0: no limit).
     #[arg(long, default_value_t = 60)]
     pub auth_failures_per_minute: u32,
+    /// Threads serving requests (default: one per CPU core). Fewer leave cores to other
+    /// processes on the machine, such as a load generator.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
 }
 
 /// `--sync` values.

@@ -19,6 +19,8 @@ pub trait Disk: Send + Sync + 'static {
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Opens an existing file for appending.
     fn open_log(&self, path: &Path) -> io::Result<Box<dyn LogFile>>;
+    /// Opens an existing file for writing in place, at chosen offsets.
+    fn open_in_place(&self, path: &Path) -> io::Result<Box<dyn InPlaceFile>>;
     /// A handle that makes everything written to the filesystem holding `dir` durable,
     /// and that filesystem's device id. Open it before writing to `dir`: it reports
     /// write-back errors from its opening on.
@@ -40,6 +42,17 @@ pub trait LogFile: Send {
     fn sync(&mut self) -> io::Result<()>;
     /// Cuts the file back to `len` bytes (and makes that durable).
     fn truncate(&mut self, len: u64) -> io::Result<()>;
+}
+
+/// A file overwritten in place: writes that stay inside its length change no metadata,
+/// so syncing them costs one data write instead of data and inode.
+pub trait InPlaceFile: Send {
+    /// Writes all of `bytes` at `offset` (extending the file if they reach past its end).
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()>;
+    /// Makes every written byte durable.
+    fn sync(&mut self) -> io::Result<()>;
+    /// The file's length.
+    fn len(&self) -> io::Result<u64>;
 }
 
 /// The real filesystem.
@@ -103,6 +116,12 @@ impl Disk for RealDisk {
         Ok(Box::new(file))
     }
 
+    fn open_in_place(&self, path: &Path) -> io::Result<Box<dyn InPlaceFile>> {
+        // Not O_APPEND: Linux would append every positional write to the end.
+        let file = OpenOptions::new().write(true).open(path)?;
+        Ok(Box::new(file))
+    }
+
     fn filesystem(&self, dir: &Path) -> io::Result<(u64, Arc<dyn FsSync>)> {
         let handle = File::open(dir)?;
         let device = handle.metadata()?.dev();
@@ -151,6 +170,20 @@ impl LogFile for File {
     }
 }
 
+impl InPlaceFile for File {
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(self, bytes, offset)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_data()
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+}
+
 /// A disk that fails on command, for the disk-full and I/O-error paths.
 #[cfg(test)]
 pub mod faulty {
@@ -159,7 +192,7 @@ pub mod faulty {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::{Arc, Mutex};
 
-    use super::{Disk, FsSync, LogFile, RealDisk};
+    use super::{Disk, FsSync, InPlaceFile, LogFile, RealDisk};
 
     /// Which operation fails next, and how.
     #[derive(Debug, Default)]
@@ -168,6 +201,8 @@ pub mod faulty {
         pub append: Option<i32>,
         /// Fail every log or filesystem sync with this raw OS error.
         pub sync: Option<i32>,
+        /// With `sync` set: fail only this many more syncs, then clear the fault.
+        pub sync_failures_left: Option<u32>,
         /// Fail every checkpoint (replacement of a `.phext` file) with this raw OS error.
         pub checkpoint: Option<i32>,
     }
@@ -214,6 +249,13 @@ pub mod faulty {
             }))
         }
 
+        fn open_in_place(&self, path: &Path) -> io::Result<Box<dyn InPlaceFile>> {
+            Ok(Box::new(FaultyLog {
+                inner: RealDisk.open_in_place(path)?,
+                disk: self.clone(),
+            }))
+        }
+
         fn filesystem(&self, dir: &Path) -> io::Result<(u64, Arc<dyn FsSync>)> {
             let (device, inner) = RealDisk.filesystem(dir)?;
             Ok((
@@ -233,19 +275,38 @@ pub mod faulty {
 
     impl FsSync for FaultySync {
         fn sync(&self) -> io::Result<()> {
-            self.disk.check(|f| f.sync)?;
-            self.inner.sync()?;
-            self.disk.syncs.fetch_add(1, Ordering::Relaxed);
+            self.disk.sync_counted(|| self.inner.sync())
+        }
+    }
+
+    /// A log or in-place file failing where the disk's [`Faults`] say.
+    struct FaultyLog<F: ?Sized> {
+        inner: Box<F>,
+        disk: FaultyDisk,
+    }
+
+    impl FaultyDisk {
+        fn sync_counted(&self, sync: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+            {
+                let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(code) = faults.sync {
+                    match &mut faults.sync_failures_left {
+                        Some(0) => faults.sync = None,
+                        Some(left) => {
+                            *left -= 1;
+                            return Err(io::Error::from_raw_os_error(code));
+                        }
+                        None => return Err(io::Error::from_raw_os_error(code)),
+                    }
+                }
+            }
+            sync()?;
+            self.syncs.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
     }
 
-    struct FaultyLog {
-        inner: Box<dyn LogFile>,
-        disk: FaultyDisk,
-    }
-
-    impl LogFile for FaultyLog {
+    impl LogFile for FaultyLog<dyn LogFile> {
         fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
             if let Err(error) = self.disk.check(|f| f.append) {
                 // Like a real full disk: part of the data may have made it.
@@ -256,14 +317,29 @@ pub mod faulty {
         }
 
         fn sync(&mut self) -> io::Result<()> {
-            self.disk.check(|f| f.sync)?;
-            self.inner.sync()?;
-            self.disk.syncs.fetch_add(1, Ordering::Relaxed);
-            Ok(())
+            self.disk.sync_counted(|| self.inner.sync())
         }
 
         fn truncate(&mut self, len: u64) -> io::Result<()> {
             self.inner.truncate(len)
+        }
+    }
+
+    impl InPlaceFile for FaultyLog<dyn InPlaceFile> {
+        fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+            if let Err(error) = self.disk.check(|f| f.append) {
+                let _ = self.inner.write_at(offset, &bytes[..bytes.len() / 2]);
+                return Err(error);
+            }
+            self.inner.write_at(offset, bytes)
+        }
+
+        fn sync(&mut self) -> io::Result<()> {
+            self.disk.sync_counted(|| self.inner.sync())
+        }
+
+        fn len(&self) -> io::Result<u64> {
+            self.inner.len()
         }
     }
 }

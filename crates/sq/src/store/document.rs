@@ -373,8 +373,9 @@ impl DocHandle {
         };
         let before = engine.log_len;
         let added = record.len() as u64;
-        let journaled =
-            journal.map(|_| super::journal::entry(&self.log_path, engine.log_id, before, &record));
+        let journaled = journal.map(|_| {
+            super::journal::LogEntry::new(&self.log_path, engine.log_id, before, record.clone())
+        });
         let mut result = if sync_file || record.len() > INLINE_APPEND {
             self.with_log(engine, move |log| {
                 log.append(&record)?;

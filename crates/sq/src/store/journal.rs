@@ -8,10 +8,23 @@
 //! When the journal grows past its limit, one `syncfs` per filesystem makes every log
 //! durable and the journal starts over.
 //!
+//! The journal is written in place, like PostgreSQL's recycled WAL segments: the file is
+//! grown ahead of the entries with zeros ([`EXTEND_BY`] at a time) and, on starting over,
+//! is overwritten from the top instead of truncated. A sync then writes only the entries'
+//! blocks; appending would also write the inode and allocation metadata on every sync,
+//! which measured 1.6x slower per sync on ext4. What is left from before in the file is
+//! told apart by a random nonce in the header, chosen at every start-over, which seeds
+//! every entry's checksum: decoding stops at the first entry that does not check under
+//! the current nonce, and text a client wrote cannot forge one (it cannot know the nonce).
+//!
 //! ```text
-//! entry    payload length u32 LE | xxh3-64 of payload u64 LE | payload
+//! header   "SQJNL002" | nonce u64 LE | xxh3-64 of the previous 16 bytes u64 LE
+//! entry    payload length u32 LE | xxh3-64 of payload seeded with the nonce u64 LE | payload
 //! payload  path length u16 LE | log path (UTF-8) | log id u64 LE | offset u64 LE | records
 //! ```
+//!
+//! A journal without the header (written by earlier builds) is decoded from offset 0 with
+//! seed 0.
 
 use std::collections::HashMap;
 use std::io;
@@ -19,18 +32,52 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::oneshot;
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use super::commit::Committer;
-use super::disk::{Disk, LogFile};
+use super::disk::{Disk, InPlaceFile};
 use super::wal;
 
 type Waiter = oneshot::Sender<Result<(), (io::ErrorKind, String)>>;
 
+const MAGIC: &[u8; 8] = b"SQJNL002";
+/// Length of the header.
+pub(crate) const HEADER_LEN: u64 = 24;
+/// The file grows ahead of its entries by this much zeroed space at a time.
+pub(crate) const EXTEND_BY: u64 = 1024 * 1024;
+
+/// A header for entries checked under `nonce`.
+fn header(nonce: u64) -> [u8; HEADER_LEN as usize] {
+    let mut out = [0u8; HEADER_LEN as usize];
+    out[..8].copy_from_slice(MAGIC);
+    out[8..16].copy_from_slice(&nonce.to_le_bytes());
+    let checksum = xxh3_64(&out[..16]);
+    out[16..].copy_from_slice(&checksum.to_le_bytes());
+    out
+}
+
+/// Where entries start and the seed of their checksums; `None` for a damaged header,
+/// which only a crash while starting over leaves, when every entry was already synced
+/// into its log.
+fn layout(bytes: &[u8]) -> Option<(usize, u64)> {
+    if !bytes.starts_with(MAGIC) {
+        return Some((0, 0));
+    }
+    let head = bytes.get(..HEADER_LEN as usize)?;
+    let nonce = u64::from_le_bytes(head[8..16].try_into().ok()?);
+    let stored = u64::from_le_bytes(head[16..].try_into().ok()?);
+    (xxh3_64(&head[..16]) == stored).then_some((head.len(), nonce))
+}
+
 struct Open {
-    file: Option<Box<dyn LogFile>>,
-    len: u64,
-    /// A failed append could not be cut back out: refuse until restart.
+    file: Option<Box<dyn InPlaceFile>>,
+    /// Where the next entry goes.
+    end: u64,
+    /// The file's length: zeroed (or left-over) space past `end` is written in place.
+    allocated: u64,
+    /// Seeds the checksums of entries since the last start-over.
+    nonce: u64,
+    /// A failed write could not be wiped out: refuse until restart.
     broken: bool,
 }
 
@@ -43,45 +90,68 @@ pub(crate) struct Journal {
     max_bytes: u64,
     disk: Arc<dyn Disk>,
     committer: Arc<Committer>,
-    queue: Mutex<Vec<(Vec<u8>, Waiter)>>,
+    queue: Mutex<Vec<(LogEntry, Waiter)>>,
     open: tokio::sync::Mutex<Open>,
 }
 
-/// Encodes one entry.
-pub(crate) fn entry(log_path: &Path, log_id: u64, offset: u64, records: &[u8]) -> Vec<u8> {
-    let path = log_path.to_string_lossy();
-    let mut payload = Vec::with_capacity(2 + path.len() + 16 + records.len());
-    payload.extend_from_slice(&(path.len().min(usize::from(u16::MAX)) as u16).to_le_bytes());
-    payload.extend_from_slice(path.as_bytes());
-    payload.extend_from_slice(&log_id.to_le_bytes());
-    payload.extend_from_slice(&offset.to_le_bytes());
-    payload.extend_from_slice(records);
-    let mut out = Vec::with_capacity(12 + payload.len());
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
-    out
+/// One entry before encoding: its checksum seed is known only when it is written.
+pub(crate) struct LogEntry {
+    log_path: PathBuf,
+    log_id: u64,
+    offset: u64,
+    records: Vec<u8>,
 }
 
-struct Entry<'a> {
+impl LogEntry {
+    /// The entry for `records` appended at `offset` to the log at `log_path`.
+    pub(crate) fn new(log_path: &Path, log_id: u64, offset: u64, records: Vec<u8>) -> LogEntry {
+        LogEntry {
+            log_path: log_path.to_owned(),
+            log_id,
+            offset,
+            records,
+        }
+    }
+
+    /// Appends the encoded entry, its checksum seeded with `nonce`.
+    fn encode(&self, nonce: u64, out: &mut Vec<u8>) {
+        let path = self.log_path.to_string_lossy();
+        let path = &path.as_bytes()[..path.len().min(usize::from(u16::MAX))];
+        let start = out.len();
+        out.extend_from_slice(&[0; 12]);
+        out.extend_from_slice(&(path.len() as u16).to_le_bytes());
+        out.extend_from_slice(path);
+        out.extend_from_slice(&self.log_id.to_le_bytes());
+        out.extend_from_slice(&self.offset.to_le_bytes());
+        out.extend_from_slice(&self.records);
+        let payload_len = (out.len() - start - 12) as u32;
+        let checksum = xxh3_64_with_seed(&out[start + 12..], nonce);
+        out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
+        out[start + 4..start + 12].copy_from_slice(&checksum.to_le_bytes());
+    }
+}
+
+pub(crate) struct Entry<'a> {
     path: PathBuf,
     log_id: u64,
     offset: u64,
     records: &'a [u8],
 }
 
-/// Every intact entry, in order; decoding stops at the first torn or damaged one (it was
-/// never acknowledged).
-fn entries(bytes: &[u8]) -> Vec<Entry<'_>> {
+/// Every intact entry, in order; decoding stops at the first torn, damaged or left-over
+/// one (it was never acknowledged, or was synced into its log before the start-over).
+pub(crate) fn entries(bytes: &[u8]) -> Vec<Entry<'_>> {
     let mut out = Vec::new();
-    let mut at = 0usize;
+    let Some((mut at, seed)) = layout(bytes) else {
+        return out;
+    };
     while let Some(head) = bytes.get(at..at + 12) {
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
         let checksum = u64::from_le_bytes(head[4..12].try_into().unwrap_or_default());
         let Some(payload) = bytes.get(at + 12..at + 12 + len) else {
             break;
         };
-        if xxh3_64(payload) != checksum || payload.len() < 2 {
+        if xxh3_64_with_seed(payload, seed) != checksum || payload.len() < 2 {
             break;
         }
         let path_len = u16::from_le_bytes([payload[0], payload[1]]) as usize;
@@ -106,13 +176,11 @@ fn entries(bytes: &[u8]) -> Vec<Entry<'_>> {
 }
 
 /// Replays the journal at `path` into the document logs it names, makes them durable,
-/// and empties the journal. Entries for logs that are gone (checkpointed) or were
-/// replaced (another log id) are skipped. Returns how many entries were replayed.
-pub(crate) fn recover(disk: &dyn Disk, path: &Path) -> io::Result<usize> {
-    let Some(bytes) = disk.read(path)? else {
-        disk.replace(path, b"")?;
-        return Ok(0);
-    };
+/// and starts the journal over under a new nonce, which it returns with how many entries
+/// were replayed. Entries for logs that are gone (checkpointed) or were replaced (another
+/// log id) are skipped.
+pub(crate) fn recover(disk: &dyn Disk, path: &Path) -> io::Result<(usize, u64)> {
+    let bytes = disk.read(path)?.unwrap_or_default();
     let mut logs: HashMap<PathBuf, Option<(Vec<u8>, bool)>> = HashMap::new();
     let mut replayed = 0;
     for entry in entries(&bytes) {
@@ -141,8 +209,12 @@ pub(crate) fn recover(disk: &dyn Disk, path: &Path) -> io::Result<usize> {
         replayed += 1;
     }
     for (log_path, content) in &logs {
-        if let Some((content, true)) = content {
-            disk.replace(log_path, content)?;
+        match content {
+            Some((content, true)) => disk.replace(log_path, content)?,
+            // Complete, but perhaps only in the page cache of a process that died: the
+            // journal that vouches for it is about to go.
+            Some((_, false)) => disk.open_log(log_path)?.sync()?,
+            None => {}
         }
     }
     if replayed > 0 {
@@ -151,8 +223,9 @@ pub(crate) fn recover(disk: &dyn Disk, path: &Path) -> io::Result<usize> {
             "replayed the journal into the document logs"
         );
     }
-    disk.replace(path, b"")?;
-    Ok(replayed)
+    let nonce = rand::random();
+    disk.replace(path, &header(nonce))?;
+    Ok((replayed, nonce))
 }
 
 impl Journal {
@@ -168,8 +241,9 @@ impl Journal {
         let mut lock_path = path.clone().into_os_string();
         lock_path.push(".lock");
         let lock = lock_exclusively(Path::new(&lock_path))?;
-        recover(&*disk, &path)?;
-        let file = disk.open_log(&path)?;
+        let (_, nonce) = recover(&*disk, &path)?;
+        let file = disk.open_in_place(&path)?;
+        let allocated = file.len()?;
         Ok(Journal {
             _lock: lock,
             path,
@@ -179,14 +253,16 @@ impl Journal {
             queue: Mutex::new(Vec::new()),
             open: tokio::sync::Mutex::new(Open {
                 file: Some(file),
-                len: 0,
+                end: HEADER_LEN,
+                allocated,
+                nonce,
                 broken: false,
             }),
         })
     }
 
     /// Returns once `entry` is durable (sharing the sync with everyone waiting).
-    pub(crate) async fn commit(self: &Arc<Self>, entry: Vec<u8>) -> io::Result<()> {
+    pub(crate) async fn commit(self: &Arc<Self>, entry: LogEntry) -> io::Result<()> {
         let (waiter, done) = oneshot::channel();
         self.queue
             .lock()
@@ -212,15 +288,20 @@ impl Journal {
             if batch.is_empty() {
                 return;
             }
-            let (bytes, waiters): (Vec<Vec<u8>>, Vec<Waiter>) = batch.into_iter().unzip();
-            let result = self.append(open, bytes.concat()).await;
+            let mut bytes = Vec::new();
+            let mut waiters = Vec::with_capacity(batch.len());
+            for (entry, waiter) in batch {
+                entry.encode(open.nonce, &mut bytes);
+                waiters.push(waiter);
+            }
+            let result = self.append(open, bytes).await;
             let shared = result.map_err(|e| (kind_of(&e), e.to_string()));
             for waiter in waiters {
                 let _ = waiter.send(shared.clone());
             }
-            if open.len > self.max_bytes {
-                if let Err(error) = self.rotate(open).await {
-                    tracing::error!(%error, "journal rotation failed; it keeps growing until the next try");
+            if open.end > self.max_bytes {
+                if let Err(error) = self.start_over(open).await {
+                    tracing::error!(%error, "the journal could not start over; it keeps growing until the next try");
                 }
             }
         }
@@ -232,26 +313,38 @@ impl Journal {
                 "the journal could not be repaired after a failed write; restart SQ",
             ));
         }
-        let before = open.len;
+        let at = open.end;
         let added = bytes.len() as u64;
+        let allocated = open.allocated;
         let result = self
             .with_file(open, move |file| {
-                let written = file.append(&bytes).and_then(|()| file.sync());
-                if let Err(error) = written {
-                    // Cut the failed entries back out so they are never replayed.
-                    return Err((error, file.truncate(before).is_ok()));
+                if at + added > allocated {
+                    // Zeroes ahead of the entries, so that the syncs until the next
+                    // extension write data blocks only. Only an optimisation: a disk that
+                    // refuses the room may still take the entries themselves.
+                    let from = allocated.max(at + added);
+                    let to = from.max(allocated + EXTEND_BY);
+                    let zeros = vec![0u8; usize::try_from(to - from).unwrap_or(0)];
+                    let _ = file.write_at(from, &zeros);
                 }
-                Ok(())
+                let written = file.write_at(at, &bytes).and_then(|()| file.sync());
+                if let Err(error) = written {
+                    // Wipe what reached the file so that it is never replayed, nor read on
+                    // into once a shorter batch is written over it.
+                    return Err((error, wipe(file, at, added).is_ok()));
+                }
+                Ok(file.len().unwrap_or(at + added))
             })
             .await;
         match result {
-            Ok(()) => {
-                open.len += added;
+            Ok(len) => {
+                open.end += added;
+                open.allocated = len;
                 Ok(())
             }
             Err((error, repaired)) => {
                 if !repaired {
-                    tracing::error!(%error, "a failed journal write could not be cut back; refusing writes");
+                    tracing::error!(%error, "a failed journal write could not be wiped out; refusing writes");
                     open.broken = true;
                 }
                 Err(error)
@@ -259,22 +352,37 @@ impl Journal {
         }
     }
 
-    /// Makes every document log durable, then starts the journal over.
-    async fn rotate(&self, open: &mut Open) -> io::Result<()> {
+    /// Makes every document log durable, then starts the journal over from the top under
+    /// a new nonce: what the file holds from before no longer checks.
+    async fn start_over(&self, open: &mut Open) -> io::Result<()> {
         self.committer.sync_all().await?;
-        self.with_file(open, |file| file.truncate(0).map_err(|e| (e, true)))
-            .await
-            .map_err(|(e, _)| e)?;
-        open.len = 0;
-        tracing::debug!(path = %self.path.display(), "journal rotated");
+        let nonce = rand::random();
+        let result = self
+            .with_file(open, move |file| {
+                file.write_at(0, &header(nonce))
+                    .and_then(|()| file.sync())
+                    .map_err(|e| (e, false))
+            })
+            .await;
+        if let Err((error, _)) = result {
+            // The header on disk may now be either one, so no entry can be trusted to check.
+            tracing::error!(%error, "the journal header could not be rewritten; refusing writes");
+            open.broken = true;
+            return Err(error);
+        }
+        open.nonce = nonce;
+        open.end = HEADER_LEN;
+        tracing::debug!(path = %self.path.display(), "journal started over");
         Ok(())
     }
 
-    async fn with_file(
+    async fn with_file<T: Send + 'static>(
         &self,
         open: &mut Open,
-        work: impl FnOnce(&mut Box<dyn LogFile>) -> Result<(), (io::Error, bool)> + Send + 'static,
-    ) -> Result<(), (io::Error, bool)> {
+        work: impl FnOnce(&mut Box<dyn InPlaceFile>) -> Result<T, (io::Error, bool)>
+            + Send
+            + 'static,
+    ) -> Result<T, (io::Error, bool)> {
         let Some(mut file) = open.file.take() else {
             return Err((io::Error::other("journal not open"), false));
         };
@@ -290,11 +398,21 @@ impl Journal {
             }
             Err(join) => {
                 // The file handle is lost with the task: reopen it for the next write.
-                open.file = self.disk.open_log(&self.path).ok();
+                open.file = self.disk.open_in_place(&self.path).ok();
                 Err((io::Error::other(join.to_string()), false))
             }
         }
     }
+}
+
+/// Zeroes the part of `[at, at + len)` that lies inside the file, and syncs.
+fn wipe(file: &mut Box<dyn InPlaceFile>, at: u64, len: u64) -> io::Result<()> {
+    let end = file.len()?.min(at + len);
+    if end <= at {
+        return Ok(());
+    }
+    file.write_at(at, &vec![0u8; usize::try_from(end - at).unwrap_or(0)])?;
+    file.sync()
 }
 
 /// Opens (creating) `path` and takes an exclusive advisory lock on it, or fails at once.
@@ -339,12 +457,19 @@ mod tests {
         assert!(lock_exclusively(&path).is_ok());
     }
 
+    fn encoded(nonce: u64, path: &str, log_id: u64, offset: u64, records: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        LogEntry::new(Path::new(path), log_id, offset, records.to_vec()).encode(nonce, &mut out);
+        out
+    }
+
     #[test]
     fn entries_round_trip_and_stop_at_a_torn_tail() {
-        let mut bytes = entry(Path::new("/d/a.phext.wal"), 7, 40, b"records-one");
-        bytes.extend(entry(Path::new("/d/b.phext.wal"), 9, 52, b"two"));
+        let mut bytes = header(42).to_vec();
+        bytes.extend(encoded(42, "/d/a.phext.wal", 7, 40, b"records-one"));
+        bytes.extend(encoded(42, "/d/b.phext.wal", 9, 52, b"two"));
         let whole = bytes.len();
-        bytes.extend(entry(Path::new("/d/c.phext.wal"), 1, 40, b"torn"));
+        bytes.extend(encoded(42, "/d/c.phext.wal", 1, 40, b"torn"));
         bytes.truncate(whole + 10);
         let found = entries(&bytes);
         assert_eq!(found.len(), 2);
@@ -353,5 +478,61 @@ mod tests {
             (7, 40, &b"records-one"[..])
         );
         assert_eq!(found[1].path, PathBuf::from("/d/b.phext.wal"));
+    }
+
+    #[test]
+    fn decoding_stops_at_zeros_and_at_entries_from_before_a_start_over() {
+        let mut bytes = header(1).to_vec();
+        bytes.extend(encoded(1, "/d/a.phext.wal", 7, 40, b"old"));
+        bytes.extend(encoded(1, "/d/a.phext.wal", 7, 43, b"older"));
+        bytes.extend([0u8; 64]);
+        assert_eq!(entries(&bytes).len(), 2);
+        // Started over under nonce 2: one new entry, exactly as long as the first old one.
+        let new = encoded(2, "/d/b.phext.wal", 8, 40, b"new");
+        bytes[..24].copy_from_slice(&header(2));
+        bytes[24..24 + new.len()].copy_from_slice(&new);
+        let found = entries(&bytes);
+        assert_eq!(
+            found.len(),
+            1,
+            "the second old entry is not read as current"
+        );
+        assert_eq!(found[0].records, b"new");
+    }
+
+    #[test]
+    fn a_damaged_header_holds_no_entries() {
+        let mut bytes = header(5).to_vec();
+        bytes.extend(encoded(5, "/d/a.phext.wal", 7, 40, b"x"));
+        bytes[9] ^= 1;
+        assert!(entries(&bytes).is_empty());
+    }
+
+    #[test]
+    fn a_journal_without_a_header_is_read_with_seed_zero() {
+        let mut bytes = encoded(0, "/d/a.phext.wal", 7, 40, b"legacy");
+        bytes.extend(encoded(0, "/d/a.phext.wal", 7, 46, b"two"));
+        assert_eq!(entries(&bytes).len(), 2);
+    }
+
+    /// Records carry client text: an entry spelled out inside them must not become a
+    /// current entry when a start-over leaves it in the file, or a client could write
+    /// into another tenant's log.
+    #[test]
+    fn an_entry_written_as_text_is_not_replayed() {
+        let forged = encoded(0, "/other/tenant.phext.wal", 1, 40, b"evil");
+        let mut bytes = header(3).to_vec();
+        bytes.extend(encoded(3, "/d/a.phext.wal", 7, 40, &forged));
+        let host = encoded(4, "/d/a.phext.wal", 7, 40, b"");
+        // After a start-over, a new entry ends exactly where the forged one starts.
+        let forged_at = bytes.len() - forged.len();
+        let mut after = header(4).to_vec();
+        let filler = forged_at - 24 - host.len();
+        after.extend(encoded(4, "/d/a.phext.wal", 7, 40, &vec![b'f'; filler]));
+        assert_eq!(after.len(), forged_at);
+        bytes[..forged_at].copy_from_slice(&after);
+        let found = entries(&bytes);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].path, PathBuf::from("/d/a.phext.wal"));
     }
 }

@@ -20,7 +20,7 @@
 //! ```text
 //! header   "SQJNL002" | nonce u64 LE | xxh3-64 of the previous 16 bytes u64 LE
 //! entry    payload length u32 LE | xxh3-64 of payload seeded with the nonce u64 LE | payload
-//! payload  path length u16 LE | log path (UTF-8) | log id u64 LE | offset u64 LE | records
+//! payload  path length u16 LE | log path (bytes) | log id u64 LE | offset u64 LE | records
 //! ```
 //!
 //! A journal without the header (written by earlier builds) is decoded from offset 0 with
@@ -28,6 +28,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -90,8 +91,19 @@ pub(crate) struct Journal {
     max_bytes: u64,
     disk: Arc<dyn Disk>,
     committer: Arc<Committer>,
-    queue: Mutex<Vec<(LogEntry, Waiter)>>,
+    queue: Mutex<Queue>,
     open: tokio::sync::Mutex<Open>,
+}
+
+/// Entries waiting for the next group commit.
+#[derive(Default)]
+struct Queue {
+    entries: Vec<(LogEntry, Waiter)>,
+    /// Their encoded size, to write the batch with one allocation.
+    bytes: usize,
+    /// A flush task is scheduled or running and will take these entries: one task per
+    /// group, not one per writer.
+    flushing: bool,
 }
 
 /// One entry before encoding: its checksum seed is known only when it is written.
@@ -113,10 +125,19 @@ impl LogEntry {
         }
     }
 
+    fn path_bytes(&self) -> &[u8] {
+        let path = self.log_path.as_os_str().as_encoded_bytes();
+        &path[..path.len().min(usize::from(u16::MAX))]
+    }
+
+    /// The length of the encoded entry.
+    fn encoded_len(&self) -> usize {
+        12 + 2 + self.path_bytes().len() + 16 + self.records.len()
+    }
+
     /// Appends the encoded entry, its checksum seeded with `nonce`.
     fn encode(&self, nonce: u64, out: &mut Vec<u8>) {
-        let path = self.log_path.to_string_lossy();
-        let path = &path.as_bytes()[..path.len().min(usize::from(u16::MAX))];
+        let path = self.path_bytes();
         let start = out.len();
         out.extend_from_slice(&[0; 12]);
         out.extend_from_slice(&(path.len() as u16).to_le_bytes());
@@ -155,17 +176,14 @@ pub(crate) fn entries(bytes: &[u8]) -> Vec<Entry<'_>> {
             break;
         }
         let path_len = u16::from_le_bytes([payload[0], payload[1]]) as usize;
-        let Some(path) = payload
-            .get(2..2 + path_len)
-            .and_then(|p| std::str::from_utf8(p).ok())
-        else {
+        let Some(path) = payload.get(2..2 + path_len) else {
             break;
         };
         let Some(fixed) = payload.get(2 + path_len..2 + path_len + 16) else {
             break;
         };
         out.push(Entry {
-            path: PathBuf::from(path),
+            path: PathBuf::from(std::ffi::OsStr::from_bytes(path)),
             log_id: u64::from_le_bytes(fixed[..8].try_into().unwrap_or_default()),
             offset: u64::from_le_bytes(fixed[8..].try_into().unwrap_or_default()),
             records: &payload[2 + path_len + 16..],
@@ -250,7 +268,7 @@ impl Journal {
             max_bytes,
             disk,
             committer,
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(Queue::default()),
             open: tokio::sync::Mutex::new(Open {
                 file: Some(file),
                 end: HEADER_LEN,
@@ -264,16 +282,20 @@ impl Journal {
     /// Returns once `entry` is durable (sharing the sync with everyone waiting).
     pub(crate) async fn commit(self: &Arc<Self>, entry: LogEntry) -> io::Result<()> {
         let (waiter, done) = oneshot::channel();
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((entry, waiter));
-        // Detached, so a writer going away cannot strand the others.
-        let journal = self.clone();
-        tokio::spawn(async move {
-            let mut open = journal.open.lock().await;
-            journal.flush(&mut open).await;
-        });
+        let start_flush = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.bytes += entry.encoded_len();
+            queue.entries.push((entry, waiter));
+            !std::mem::replace(&mut queue.flushing, true)
+        };
+        if start_flush {
+            // Detached, so a writer going away cannot strand the others.
+            let journal = self.clone();
+            tokio::spawn(async move {
+                let mut open = journal.open.lock().await;
+                journal.flush(&mut open).await;
+            });
+        }
         match done.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err((kind, message))) => Err(io::Error::new(kind, message)),
@@ -283,12 +305,19 @@ impl Journal {
 
     async fn flush(&self, open: &mut Open) {
         loop {
-            let batch =
-                std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
-            if batch.is_empty() {
-                return;
-            }
-            let mut bytes = Vec::new();
+            let (batch, size) = {
+                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                if queue.entries.is_empty() {
+                    // Under the same lock a writer checks the flag: none is left behind.
+                    queue.flushing = false;
+                    return;
+                }
+                (
+                    std::mem::take(&mut queue.entries),
+                    std::mem::take(&mut queue.bytes),
+                )
+            };
+            let mut bytes = Vec::with_capacity(size);
             let mut waiters = Vec::with_capacity(batch.len());
             for (entry, waiter) in batch {
                 entry.encode(open.nonce, &mut bytes);
@@ -379,9 +408,7 @@ impl Journal {
     async fn with_file<T: Send + 'static>(
         &self,
         open: &mut Open,
-        work: impl FnOnce(&mut Box<dyn InPlaceFile>) -> Result<T, (io::Error, bool)>
-            + Send
-            + 'static,
+        work: impl FnOnce(&mut Box<dyn InPlaceFile>) -> Result<T, (io::Error, bool)> + Send + 'static,
     ) -> Result<T, (io::Error, bool)> {
         let Some(mut file) = open.file.take() else {
             return Err((io::Error::other("journal not open"), false));
@@ -498,6 +525,18 @@ mod tests {
             "the second old entry is not read as current"
         );
         assert_eq!(found[0].records, b"new");
+    }
+
+    #[test]
+    fn paths_are_kept_as_bytes() {
+        let path = Path::new(std::ffi::OsStr::from_bytes(b"/d/caf\xe9/a.phext.wal"));
+        let entry = LogEntry::new(path, 7, 40, b"x".to_vec());
+        let mut bytes = header(6).to_vec();
+        entry.encode(6, &mut bytes);
+        assert_eq!(bytes.len(), 24 + entry.encoded_len());
+        let found = entries(&bytes);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].path, path);
     }
 
     #[test]

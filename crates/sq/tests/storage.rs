@@ -144,3 +144,19 @@ fn a_failed_write_changes_nothing() {
         "temp files left behind: {leftovers:?}"
     );
 }
+
+#[test]
+fn large_bodies_come_back_byte_for_byte() {
+    // Past the size where a body is sent as its own part of a vectored write.
+    let s = Server::start(&[]);
+    let text: String = (0..200_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    s.post("/api/v2/update?p=big&c=1.1.1/1.1.1/1.1.2", text.as_bytes())
+        .expect(200, "Updated 200000 bytes");
+    s.get("/api/v2/select?p=big&c=1.1.1/1.1.1/1.1.2")
+        .expect(200, &text);
+    let whole = s.get("/api/v2/get?p=big");
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.body, [b"\x17".as_slice(), text.as_bytes()].concat());
+}

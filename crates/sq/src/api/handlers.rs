@@ -35,12 +35,19 @@ pub(crate) async fn execute(call: Call<'_>) -> Result<Response, ApiError> {
             };
             ok(format!("{word} {} bytes", outcome.bytes).into_bytes())
         }
-        Verb::Toc => ok(directory
-            .read(name, |doc| doc.textmap().into_bytes())
-            .await?),
-        Verb::Checksum => ok(directory
-            .read(name, |doc| doc.checksum().into_bytes())
-            .await?),
+        // Both walk the whole document; kept until it changes.
+        Verb::Toc => Ok(Response::text(
+            200,
+            directory
+                .read_rendered(name, "toc", |doc| doc.textmap().into())
+                .await?,
+        )),
+        Verb::Checksum => Ok(Response::text(
+            200,
+            directory
+                .read_rendered(name, "checksum", |doc| doc.checksum().into())
+                .await?,
+        )),
         Verb::Status => {
             let (size, scrolls) = directory
                 .read(name, |doc| (doc.serialized_len(), doc.len()))

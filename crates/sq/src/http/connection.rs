@@ -1,6 +1,7 @@
 //! One client connection: read heads, frame bodies, call the service, write responses,
 //! in order, for as long as the connection is persistent.
 
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -19,6 +20,8 @@ use super::server::{Limits, Service};
 
 /// Header lines one request may carry; more is answered 431 like an oversized head.
 const MAX_HEADERS: usize = 256;
+/// Bodies up to this size are copied into the head's buffer and sent with one plain write.
+const COPY_BODY_UP_TO: usize = 16 * 1024;
 
 /// A connection's socket and read buffer, with the deadline of the request being read.
 pub(crate) struct Conn {
@@ -52,7 +55,28 @@ impl Conn {
 
     /// Writes bytes before the request deadline.
     pub(crate) async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ReadError> {
-        match timeout_at(self.deadline, self.stream.write_all(bytes)).await {
+        self.write_parts(bytes, &[]).await
+    }
+
+    /// Writes `first` then `second` before the request deadline, with vectored writes:
+    /// a large body goes out without being copied behind its head.
+    async fn write_parts(&mut self, first: &[u8], second: &[u8]) -> Result<(), ReadError> {
+        let stream = &mut self.stream;
+        let write = async move {
+            let (mut first, mut second) = (first, second);
+            while !first.is_empty() || !second.is_empty() {
+                let parts = [IoSlice::new(first), IoSlice::new(second)];
+                let written = stream.write_vectored(&parts).await?;
+                if written == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                let from_first = written.min(first.len());
+                first = &first[from_first..];
+                second = &second[written - from_first..];
+            }
+            Ok::<(), std::io::Error>(())
+        };
+        match timeout_at(self.deadline, write).await {
             Err(_) => Err(ReadError::Timeout),
             Ok(Err(_)) => Err(ReadError::Closed),
             Ok(Ok(())) => Ok(()),
@@ -163,12 +187,17 @@ async fn send(
 ) -> Result<(), ReadError> {
     out.clear();
     response.write_head(out, close || response.close, keep_alive_echo);
-    if !omit_body {
-        out.extend_from_slice(&response.body);
+    let body: &[u8] = if omit_body { &[] } else { &response.body };
+    // A small body is cheaper copied behind the head than written as its own part.
+    let separate = body.len() > COPY_BODY_UP_TO;
+    if !separate {
+        out.extend_from_slice(body);
     }
     conn.deadline = Instant::now() + conn.limits.request_timeout;
     let bytes = std::mem::take(out);
-    let result = conn.write_raw(&bytes).await;
+    let result = conn
+        .write_parts(&bytes, if separate { body } else { &[] })
+        .await;
     *out = bytes;
     result
 }

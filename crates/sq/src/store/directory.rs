@@ -74,6 +74,17 @@ impl Directory {
         self.handle(name).read(read).await
     }
 
+    /// Like [`Directory::read`] for a rendering kept until the document changes (see
+    /// [`DocHandle::read_rendered`]).
+    pub async fn read_rendered(
+        &self,
+        name: &DocName,
+        key: &'static str,
+        render: impl FnOnce(&Document) -> bytes::Bytes,
+    ) -> Result<bytes::Bytes, StoreError> {
+        self.handle(name).read_rendered(key, render).await
+    }
+
     /// Applies `edit` once it is durable; refuses it if it would take the directory past
     /// `quota` bytes.
     pub async fn write(

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
+use bytes::Bytes;
 use phext::{Coordinate, Document};
 use tokio::sync::oneshot;
 
@@ -71,6 +72,9 @@ pub struct DocHandle {
     /// The directory's storage accounting.
     usage: Arc<Usage>,
     resident: RwLock<Resident>,
+    /// Renderings of the resident state (toc, checksum) kept until it changes; filled
+    /// under the read lock and cleared under the write lock, so never stale.
+    rendered: Mutex<Vec<(&'static str, Bytes)>>,
     queue: Mutex<Vec<Pending>>,
     engine: tokio::sync::Mutex<Engine>,
     last_used: AtomicU64,
@@ -116,6 +120,7 @@ impl DocHandle {
             file_name,
             shared,
             resident: RwLock::new(Resident::Unloaded),
+            rendered: Mutex::new(Vec::new()),
             queue: Mutex::new(Vec::new()),
             engine: tokio::sync::Mutex::new(Engine::default()),
             last_used: AtomicU64::new(0),
@@ -166,6 +171,37 @@ impl DocHandle {
             Resident::Corrupt(reason) => Err(self.corrupt(reason)),
             Resident::Unloaded => Err(StoreError::Io(io::Error::other("document not loaded"))),
         }
+    }
+
+    /// What `render` makes of the current state, rendered once per version of the
+    /// document: for costly views that clients ask for again and again (an editor
+    /// refreshes its toc after every edit). The kept bytes are charged to the memory
+    /// budget.
+    pub async fn read_rendered(
+        &self,
+        key: &'static str,
+        render: impl FnOnce(&Document) -> Bytes,
+    ) -> Result<Bytes, StoreError> {
+        self.read(|doc| {
+            let mut rendered = lock(&self.rendered);
+            if let Some((_, bytes)) = rendered.iter().find(|(k, _)| *k == key) {
+                return bytes.clone();
+            }
+            let bytes = render(doc);
+            self.shared.budget.adjust(0, bytes.len() as u64);
+            rendered.push((key, bytes.clone()));
+            bytes
+        })
+        .await
+    }
+
+    /// Drops the renderings of a state that is being replaced or changed; called with
+    /// the resident write lock held.
+    fn forget_rendered(&self) {
+        let mut rendered = lock(&self.rendered);
+        let kept: u64 = rendered.iter().map(|(_, bytes)| bytes.len() as u64).sum();
+        rendered.clear();
+        self.shared.budget.adjust(kept, 0);
     }
 
     /// Logs `edit`, waits until it is durable (sharing the sync with concurrent writers),
@@ -299,6 +335,7 @@ impl DocHandle {
                 StoreError::Io(io::Error::other("document not loaded"))
             });
         };
+        self.forget_rendered();
         for pending in batch {
             let outcome = pending.edit.apply(doc).map_err(StoreError::from);
             let _ = pending.reply.send(outcome);
@@ -463,6 +500,7 @@ impl DocHandle {
             } => {
                 let charge = charge_of(&doc);
                 self.usage.set(&self.file_name, doc.serialized_len());
+                self.forget_rendered();
                 *state = Resident::Loaded(doc);
                 drop(state);
                 engine.base = Some(base);
@@ -476,6 +514,7 @@ impl DocHandle {
             }
             Recovered::Corrupt(reason) => {
                 tracing::error!(file = %self.file_name, %reason, "stored document is unreadable; refusing to serve or overwrite it");
+                self.forget_rendered();
                 *state = Resident::Corrupt(reason);
             }
         }
@@ -538,10 +577,13 @@ impl DocHandle {
     }
 
     fn unload(&self, engine: &mut Engine) -> u64 {
-        *self
+        let mut state = self
             .resident
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = Resident::Unloaded;
+            .unwrap_or_else(PoisonError::into_inner);
+        self.forget_rendered();
+        *state = Resident::Unloaded;
+        drop(state);
         engine.log = None;
         engine.log_len = 0;
         engine.base = None;

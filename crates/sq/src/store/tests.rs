@@ -2,7 +2,7 @@
 //! group commit, checkpoints and eviction.
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use phext::Coordinate;
@@ -694,4 +694,54 @@ async fn a_full_journal_starts_over_after_syncing_every_log() {
     let store = open_store(journaled(temp.path())).await;
     let dir = store.directory(&data);
     assert_eq!(dir.read(&name("doc"), |d| d.len()).await.unwrap(), 30);
+}
+
+#[tokio::test]
+async fn renderings_are_kept_until_the_document_changes_and_charged_meanwhile() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = open_store(settings()).await;
+    let dir = store.directory(temp.path());
+    dir.write(&name("doc"), &update("1", "one"), None)
+        .await
+        .unwrap();
+    let renders = AtomicU64::new(0);
+    let toc = || async {
+        dir.read_rendered(&name("doc"), "toc", |doc| {
+            renders.fetch_add(1, Ordering::Relaxed);
+            doc.textmap().into()
+        })
+        .await
+        .unwrap()
+    };
+    let before = store.resident_bytes();
+    assert_eq!(toc().await, "* 1.1.1/1.1.1/1.1.1: one\n");
+    assert_eq!(
+        store.resident_bytes(),
+        before + 25,
+        "the kept rendering is charged"
+    );
+    assert_eq!(toc().await, "* 1.1.1/1.1.1/1.1.1: one\n");
+    assert_eq!(renders.load(Ordering::Relaxed), 1, "rendered once");
+    // Another key is its own rendering.
+    let other = dir
+        .read_rendered(&name("doc"), "checksum", |doc| doc.checksum().into())
+        .await
+        .unwrap();
+    assert_eq!(other.len(), 32);
+
+    dir.write(&name("doc"), &update("2", "two"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        toc().await,
+        "* 1.1.1/1.1.1/1.1.1: one\n* 1.1.1/1.1.1/1.1.2: two\n"
+    );
+    assert_eq!(renders.load(Ordering::Relaxed), 2, "an edit drops it");
+
+    store.evict_to(0).await;
+    assert_eq!(
+        store.resident_bytes(),
+        0,
+        "unloading releases the renderings too"
+    );
 }

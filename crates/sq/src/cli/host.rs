@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-use super::{log_sink, HostArgs, Sync};
+use super::{log_format, log_sink, HostArgs, Sync};
 use crate::api::{ApiSettings, App};
 use crate::http::{serve, Limits};
 use crate::store::{Store, StoreSettings, SyncMode};
@@ -137,11 +137,15 @@ fn init_logging() -> Result<log_sink::LogFlusher, String> {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let (sink, flusher) = log_sink::start(std::io::stderr())
         .map_err(|e| format!("cannot start the log writer: {e}"))?;
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(sink)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_writer(sink);
+    // A terminal gets tracing's coloured lines; files and pipes the cheaper plain ones.
+    let _ = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        builder.try_init()
+    } else {
+        builder.event_format(log_format::LineFormat).try_init()
+    };
     Ok(flusher)
 }
 

@@ -1,6 +1,7 @@
 //! The command line: `sq host`, `sq tenants generate`, `sq version`.
 
 mod host;
+mod log_format;
 mod log_sink;
 mod tenants;
 

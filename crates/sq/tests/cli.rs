@@ -19,7 +19,7 @@ fn startup_errors_exit_1_with_a_usage_line() {
         r#"{"tenants": {"a": {"name": "one", "data_dir": "d"}, "b": {"name": "two", "data_dir": "d"}}}"#,
     )
     .unwrap();
-    let cases: [&[&str]; 11] = [
+    let cases: [&[&str]; 13] = [
         &["host"],
         &["host", "notaport"],
         &["host", "0", "--bogus"],
@@ -31,6 +31,8 @@ fn startup_errors_exit_1_with_a_usage_line() {
         &["host", "0", "--config", "bad.json", "--key", "k"],
         &["host", "0", "--config", "bad.json", "--data-dir", "d"],
         &["host", "0", "--bind", "not-an-address"],
+        &["host", "0", "--workers", "0"],
+        &["host", "0", "--workers", "many"],
     ];
     for args in cases {
         let output = sq(temp.path(), args);
@@ -80,6 +82,17 @@ fn version_and_help() {
             String::from_utf8_lossy(&help.stdout).contains("Usage"),
             "{args:?}"
         );
+    }
+}
+
+#[test]
+fn workers_sets_the_number_of_request_threads() {
+    for workers in ["1", "3"] {
+        let s = Server::start(&["--workers", workers]);
+        let metrics = s.get("/metrics");
+        assert_eq!(metrics.status, 200);
+        let line = format!("sq_worker_threads {workers}\n");
+        assert!(metrics.text().contains(&line), "{}", metrics.text());
     }
 }
 

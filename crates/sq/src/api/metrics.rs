@@ -163,6 +163,15 @@ impl Metrics {
             "Memory charged to resident documents.",
         );
         let _ = writeln!(out, "sq_resident_bytes {}", store.resident_bytes());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            header(
+                &mut out,
+                "sq_worker_threads",
+                "gauge",
+                "Threads serving requests (--workers).",
+            );
+            let _ = writeln!(out, "sq_worker_threads {}", runtime.metrics().num_workers());
+        }
 
         header(
             &mut out,

@@ -170,6 +170,7 @@ impl Drop for LogFlusher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// An output the test can read back, counting how many writes reached it.
     #[derive(Clone, Default)]
@@ -223,6 +224,69 @@ mod tests {
         assert_eq!(next, [20_000; 4]);
         // 80,000 lines of ~20 bytes reach the output in chunks, not line by line.
         assert!(writes < 1_000, "{writes} writes");
+    }
+
+    /// An output that takes nothing until the test opens the gate.
+    struct Gated {
+        gate: Arc<Mutex<()>>,
+        inner: Captured,
+    }
+
+    impl Write for Gated {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let _open = self.gate.lock().unwrap();
+            self.inner.write(bytes)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn writers_wait_when_the_output_falls_behind_and_nothing_is_lost() {
+        let gate = Arc::new(Mutex::new(()));
+        let closed = gate.lock().unwrap();
+        let output = Captured::default();
+        let (mut sink, flusher) = start(Gated {
+            gate: gate.clone(),
+            inner: output.clone(),
+        })
+        .unwrap();
+        let line = [b'x'; 1023]
+            .iter()
+            .chain(b"\n")
+            .copied()
+            .collect::<Vec<u8>>();
+        let lines = BLOCK_AT / line.len() * 2;
+        let appended = Arc::new(AtomicUsize::new(0));
+        let writer = std::thread::spawn({
+            let appended = appended.clone();
+            move || {
+                for _ in 0..lines {
+                    sink.write_all(&line).unwrap();
+                    appended.fetch_add(1024, Ordering::SeqCst);
+                }
+            }
+        });
+        // The writer thread fills one chunk the output is stuck on, then the buffer.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while appended.load(Ordering::SeqCst) < BLOCK_AT {
+            assert!(std::time::Instant::now() < deadline, "writer never got far");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let held = appended.load(Ordering::SeqCst);
+        let held_back = !writer.is_finished();
+        // Open the gate before asserting: a failure must not leave the flusher stuck.
+        drop(closed);
+        assert!(held_back, "the writer was never held back");
+        assert!(
+            held <= BLOCK_AT + 2 * FLUSH_AT + 1024,
+            "{held} bytes buffered past the limit"
+        );
+        writer.join().unwrap();
+        drop(flusher);
+        assert_eq!(output.0.lock().unwrap().0.len(), lines * 1024);
     }
 
     #[test]

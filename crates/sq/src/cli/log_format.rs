@@ -5,7 +5,8 @@
 //! one writes the same layout — `2026-11-28T15:46:21.678744Z  INFO sq::api: request
 //! tenant="t1" status=200` — with the date part of the timestamp computed once per second
 //! and plain strings quoted without the `Debug` machinery. Strings that need escaping still
-//! go through `Debug`, so a tenant name or client value cannot start a forged log line.
+//! go through `Debug`, and line breaks in messages and other values are written as `\n` and
+//! `\r`, so no value can start a forged log line.
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
@@ -79,7 +80,7 @@ impl Visit for Fields<'_, '_> {
         let is_message = field.name() == "message";
         self.write(field, |w| {
             if is_message {
-                w.write_str(value)
+                OneLine(w).write_str(value)
             } else if value
                 .bytes()
                 .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
@@ -106,7 +107,27 @@ impl Visit for Fields<'_, '_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.write(field, |w| write!(w, "{value:?}"));
+        // Messages and `%` values arrive here, formatted from anything.
+        self.write(field, |w| write!(OneLine(w), "{value:?}"));
+    }
+}
+
+/// Passes text through with CR and LF escaped.
+struct OneLine<'a, W>(&'a mut W);
+
+impl<W: fmt::Write> fmt::Write for OneLine<'_, W> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let mut rest = text;
+        while let Some(at) = rest.find(['\n', '\r']) {
+            self.0.write_str(&rest[..at])?;
+            self.0.write_str(if rest.as_bytes()[at] == b'\n' {
+                "\\n"
+            } else {
+                "\\r"
+            })?;
+            rest = &rest[at + 1..];
+        }
+        self.0.write_str(rest)
     }
 }
 
@@ -231,10 +252,12 @@ mod tests {
             tracing::warn!(tenant = "evil\n2026 INFO forged", "config: odd");
             let error = std::io::Error::other("disk on fire");
             tracing::error!(%error, "storage failure");
+            let key = "k\r\n2026 INFO forged";
+            tracing::warn!("config: tenant {key}");
         });
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines.len(), 4, "{text}");
         let body = |line: &str| line.split_once("Z ").map(|(_, rest)| rest.to_owned());
         assert_eq!(lines[0].len() - body(lines[0]).unwrap().len(), 28);
         assert_eq!(
@@ -248,6 +271,10 @@ mod tests {
         assert_eq!(
             body(lines[2]).unwrap(),
             "ERROR sq::cli::log_format::tests: storage failure error=disk on fire"
+        );
+        assert_eq!(
+            body(lines[3]).unwrap(),
+            " WARN sq::cli::log_format::tests: config: tenant k\\r\\n2026 INFO forged"
         );
     }
 }

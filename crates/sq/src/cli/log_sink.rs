@@ -21,6 +21,8 @@ const FLUSH_AT: usize = 64 * 1024;
 const BLOCK_AT: usize = 8 * 1024 * 1024;
 /// The longest a line waits in the buffer.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// The longest the flusher waits at exit for the output to take the last lines.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
 struct State {
     pending: Vec<u8>,
@@ -28,6 +30,8 @@ struct State {
     /// one per buffer, not one per line while the thread gets going.
     woken: bool,
     closed: bool,
+    /// The writer thread has written everything and stopped.
+    finished: bool,
 }
 
 struct Shared {
@@ -55,6 +59,8 @@ pub struct LogSink {
 pub struct LogFlusher {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// The longest the drop waits for the output to take the last lines.
+    shutdown_wait: Duration,
 }
 
 /// Starts a writer thread that writes buffered lines to `output`.
@@ -64,6 +70,7 @@ pub fn start<W: Write + Send + 'static>(output: W) -> std::io::Result<(LogSink, 
             pending: Vec::with_capacity(FLUSH_AT * 2),
             woken: false,
             closed: false,
+            finished: false,
         }),
         filled: Condvar::new(),
         drained: Condvar::new(),
@@ -79,6 +86,7 @@ pub fn start<W: Write + Send + 'static>(output: W) -> std::io::Result<(LogSink, 
         LogFlusher {
             shared,
             thread: Some(thread),
+            shutdown_wait: SHUTDOWN_WAIT,
         },
     ))
 }
@@ -106,8 +114,13 @@ fn write_out<W: Write>(shared: &Shared, mut output: W) {
             chunk.clear();
             shared.drained.notify_all();
         }
-        if closed && shared.lock().pending.is_empty() {
-            return;
+        if closed {
+            let mut state = shared.lock();
+            if state.pending.is_empty() {
+                state.finished = true;
+                shared.drained.notify_all();
+                return;
+            }
         }
     }
 }
@@ -158,9 +171,26 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
 }
 
 impl Drop for LogFlusher {
+    /// Waits for the buffered lines to be written, but not for ever: an output that
+    /// stopped taking them (a stuck pipe) must not keep the process from exiting.
     fn drop(&mut self) {
-        self.shared.lock().closed = true;
+        let mut state = self.shared.lock();
+        state.closed = true;
         self.shared.filled.notify_one();
+        let deadline = std::time::Instant::now() + self.shutdown_wait;
+        while !state.finished {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            state = self
+                .shared
+                .drained
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        drop(state);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -257,7 +287,7 @@ mod tests {
             .chain(b"\n")
             .copied()
             .collect::<Vec<u8>>();
-        let lines = BLOCK_AT / line.len() * 2;
+        let lines = BLOCK_AT / line.len() * 3;
         let appended = Arc::new(AtomicUsize::new(0));
         let writer = std::thread::spawn({
             let appended = appended.clone();
@@ -268,7 +298,8 @@ mod tests {
                 }
             }
         });
-        // The writer thread fills one chunk the output is stuck on, then the buffer.
+        // The writer thread fills the chunk the output is stuck on (at most a full buffer,
+        // if the writer thread was slow to take it), then the buffer.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while appended.load(Ordering::SeqCst) < BLOCK_AT {
             assert!(std::time::Instant::now() < deadline, "writer never got far");
@@ -281,12 +312,32 @@ mod tests {
         drop(closed);
         assert!(held_back, "the writer was never held back");
         assert!(
-            held <= BLOCK_AT + 2 * FLUSH_AT + 1024,
+            held <= 2 * BLOCK_AT + 1024,
             "{held} bytes buffered past the limit"
         );
         writer.join().unwrap();
         drop(flusher);
         assert_eq!(output.0.lock().unwrap().0.len(), lines * 1024);
+    }
+
+    #[test]
+    fn a_stuck_output_does_not_keep_the_process_from_exiting() {
+        let gate = Arc::new(Mutex::new(()));
+        let _closed = gate.lock().unwrap();
+        let (mut sink, mut flusher) = start(Gated {
+            gate: gate.clone(),
+            inner: Captured::default(),
+        })
+        .unwrap();
+        sink.write_all(&vec![b'x'; FLUSH_AT * 2]).unwrap();
+        sink.write_all(b"one more line\n").unwrap();
+        flusher.shutdown_wait = Duration::from_millis(100);
+        let started = std::time::Instant::now();
+        drop(flusher);
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "drop waited for ever"
+        );
     }
 
     #[test]

@@ -47,8 +47,9 @@ pub struct HostArgs {
     /// Single-tenant data directory (default: the working directory).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Largest request body in bytes.
-    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    /// Largest request body in bytes (at most 1 GiB: a stored record's length is 32 bits).
+    #[arg(long, default_value_t = 64 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(0..=1024 * 1024 * 1024))]
     pub max_body: u64,
     /// Largest request head in bytes.
     #[arg(long, default_value_t = 64 * 1024)]

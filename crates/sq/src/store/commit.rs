@@ -60,8 +60,9 @@ impl Committer {
         }
     }
 
-    /// Syncs every registered filesystem now (journal rotation).
-    pub(crate) async fn sync_all(&self) -> io::Result<()> {
+    /// Syncs every registered filesystem, blocking the calling thread (the journal's
+    /// syncer, starting the journal over).
+    pub(crate) fn sync_all_now(&self) -> io::Result<()> {
         let handles: Vec<Arc<dyn FsSync>> = self
             .groups
             .lock()
@@ -69,9 +70,7 @@ impl Committer {
             .values()
             .map(|g| g.handle.clone())
             .collect();
-        tokio::task::spawn_blocking(move || handles.iter().try_for_each(|h| h.sync()))
-            .await
-            .unwrap_or_else(|join| Err(io::Error::other(join.to_string())))
+        handles.iter().try_for_each(|h| h.sync())
     }
 
     /// Syncs for everyone waiting, round after round, until nobody is.

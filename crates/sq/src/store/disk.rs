@@ -53,6 +53,8 @@ pub trait InPlaceFile: Send {
     fn sync(&mut self) -> io::Result<()>;
     /// The file's length.
     fn len(&self) -> io::Result<u64>;
+    /// Cuts the file back to `len` bytes (not synced); needs no free space.
+    fn truncate(&mut self, len: u64) -> io::Result<()>;
 }
 
 /// The real filesystem.
@@ -182,6 +184,10 @@ impl InPlaceFile for File {
     fn len(&self) -> io::Result<u64> {
         Ok(self.metadata()?.len())
     }
+
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.set_len(len)
+    }
 }
 
 /// A disk that fails on command, for the disk-full and I/O-error paths.
@@ -199,6 +205,9 @@ pub mod faulty {
     pub struct Faults {
         /// Fail every log append with this raw OS error.
         pub append: Option<i32>,
+        /// Fail every in-place write that grows its file (the journal) with this raw OS
+        /// error; overwriting space the file already has still works, as on a full disk.
+        pub grow: Option<i32>,
         /// Fail every log or filesystem sync with this raw OS error.
         pub sync: Option<i32>,
         /// With `sync` set: fail only this many more syncs, then clear the fault.
@@ -291,7 +300,10 @@ pub mod faulty {
                 let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(code) = faults.sync {
                     match &mut faults.sync_failures_left {
-                        Some(0) => faults.sync = None,
+                        Some(0) => {
+                            faults.sync = None;
+                            faults.sync_failures_left = None;
+                        }
                         Some(left) => {
                             *left -= 1;
                             return Err(io::Error::from_raw_os_error(code));
@@ -327,9 +339,10 @@ pub mod faulty {
 
     impl InPlaceFile for FaultyLog<dyn InPlaceFile> {
         fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
-            if let Err(error) = self.disk.check(|f| f.append) {
-                let _ = self.inner.write_at(offset, &bytes[..bytes.len() / 2]);
-                return Err(error);
+            let grows = offset + bytes.len() as u64 > self.inner.len()?;
+            if grows {
+                // A disk with no room left at all: nothing of the write lands.
+                self.disk.check(|f| f.grow)?;
             }
             self.inner.write_at(offset, bytes)
         }
@@ -340,6 +353,10 @@ pub mod faulty {
 
         fn len(&self) -> io::Result<u64> {
             self.inner.len()
+        }
+
+        fn truncate(&mut self, len: u64) -> io::Result<()> {
+            self.inner.truncate(len)
         }
     }
 }

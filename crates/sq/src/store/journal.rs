@@ -26,17 +26,17 @@
 //! A journal without the header (written by earlier builds) is decoded from offset 0 with
 //! seed 0.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use tokio::sync::oneshot;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use super::commit::Committer;
-use super::disk::{Disk, InPlaceFile};
+use super::disk::{Disk, FsSync, InPlaceFile};
 use super::wal;
 
 type Waiter = oneshot::Sender<Result<(), (io::ErrorKind, String)>>;
@@ -70,8 +70,9 @@ fn layout(bytes: &[u8]) -> Option<(usize, u64)> {
     (xxh3_64(&head[..16]) == stored).then_some((head.len(), nonce))
 }
 
-struct Open {
-    file: Option<Box<dyn InPlaceFile>>,
+/// What only the syncer thread touches: the file and where the next entries go.
+struct Writer {
+    file: Box<dyn InPlaceFile>,
     /// Where the next entry goes.
     end: u64,
     /// The file's length: zeroed (or left-over) space past `end` is written in place.
@@ -80,30 +81,43 @@ struct Open {
     nonce: u64,
     /// A failed write could not be wiped out: refuse until restart.
     broken: bool,
+    max_bytes: u64,
+    path: PathBuf,
+    committer: Arc<Committer>,
 }
 
-/// The journal file and its group commit.
+/// The journal file and its group commit. Writers queue their entries; one thread takes
+/// everything queued, writes it, syncs once, answers everyone, and takes the next group
+/// at once — the whole cycle off the async workers, with no hand-off between syncs.
 pub(crate) struct Journal {
+    queue: Arc<SharedQueue>,
+    syncer: Option<std::thread::JoinHandle<()>>,
     /// Held open with an exclusive lock: a second server on the same data would
-    /// interleave its writes with ours.
+    /// interleave its writes with ours. Released after the syncer has finished.
     _lock: std::fs::File,
-    path: PathBuf,
-    max_bytes: u64,
-    disk: Arc<dyn Disk>,
-    committer: Arc<Committer>,
-    queue: Mutex<Queue>,
-    open: tokio::sync::Mutex<Open>,
+}
+
+struct SharedQueue {
+    state: Mutex<Queue>,
+    /// Signalled when entries arrive for an idle syncer, or when the journal closes.
+    filled: Condvar,
 }
 
 /// Entries waiting for the next group commit.
 #[derive(Default)]
 struct Queue {
     entries: Vec<(LogEntry, Waiter)>,
-    /// Their encoded size, to write the batch with one allocation.
+    /// Their encoded size, to write the group with one allocation.
     bytes: usize,
-    /// A flush task is scheduled or running and will take these entries: one task per
-    /// group, not one per writer.
-    flushing: bool,
+    /// The syncer is waiting for entries: only then does a writer wake it (a syscall).
+    idle: bool,
+    closed: bool,
+}
+
+impl SharedQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// One entry before encoding: its checksum seed is known only when it is written.
@@ -199,9 +213,25 @@ pub(crate) fn entries(bytes: &[u8]) -> Vec<Entry<'_>> {
 /// log id) are skipped.
 pub(crate) fn recover(disk: &dyn Disk, path: &Path) -> io::Result<(usize, u64)> {
     let bytes = disk.read(path)?.unwrap_or_default();
+    if bytes.starts_with(MAGIC) && layout(&bytes).is_none() {
+        // Headers are written whole (a rename, or one sector in place): this is damage,
+        // and the entries behind it may be the only copy of acknowledged writes.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "the journal header of {} is damaged; writes acknowledged since it last \
+                 started over may be only in it. Move the file aside to start without it",
+                path.display()
+            ),
+        ));
+    }
     let mut logs: HashMap<PathBuf, Option<(Vec<u8>, bool)>> = HashMap::new();
     let mut replayed = 0;
-    for entry in entries(&bytes) {
+    let found = entries(&bytes);
+    if found.is_empty() && !bytes.is_empty() && !bytes.starts_with(MAGIC) {
+        tracing::warn!(path = %path.display(), "the journal holds no readable entry");
+    }
+    for entry in found {
         if !logs.contains_key(&entry.path) {
             let content = disk.read(&entry.path)?.map(|content| (content, false));
             logs.insert(entry.path.clone(), content);
@@ -226,14 +256,26 @@ pub(crate) fn recover(disk: &dyn Disk, path: &Path) -> io::Result<(usize, u64)> 
         }
         replayed += 1;
     }
+    // Logs that needed no patch are complete, but perhaps only in the page cache of a
+    // process that died, and the journal that vouches for them is about to go: one
+    // filesystem sync for each filesystem they are on.
+    let mut filesystems: HashMap<u64, Arc<dyn FsSync>> = HashMap::new();
+    let mut dirs_seen = HashSet::new();
     for (log_path, content) in &logs {
         match content {
             Some((content, true)) => disk.replace(log_path, content)?,
-            // Complete, but perhaps only in the page cache of a process that died: the
-            // journal that vouches for it is about to go.
-            Some((_, false)) => disk.open_log(log_path)?.sync()?,
+            Some((_, false)) => {
+                let dir = log_path.parent().unwrap_or(Path::new("."));
+                if dirs_seen.insert(dir) {
+                    let (device, handle) = disk.filesystem(dir)?;
+                    filesystems.entry(device).or_insert(handle);
+                }
+            }
             None => {}
         }
+    }
+    for handle in filesystems.values() {
+        handle.sync()?;
     }
     if replayed > 0 {
         tracing::info!(
@@ -247,7 +289,7 @@ pub(crate) fn recover(disk: &dyn Disk, path: &Path) -> io::Result<(usize, u64)> 
 }
 
 impl Journal {
-    /// Recovers and opens the journal at `path`.
+    /// Recovers the journal at `path` and starts its syncer thread.
     pub(crate) fn open(
         path: PathBuf,
         max_bytes: u64,
@@ -262,39 +304,53 @@ impl Journal {
         let (_, nonce) = recover(&*disk, &path)?;
         let file = disk.open_in_place(&path)?;
         let allocated = file.len()?;
-        Ok(Journal {
-            _lock: lock,
-            path,
+        let mut writer = Writer {
+            file,
+            end: HEADER_LEN,
+            allocated,
+            nonce,
+            broken: false,
             max_bytes,
-            disk,
+            path,
             committer,
-            queue: Mutex::new(Queue::default()),
-            open: tokio::sync::Mutex::new(Open {
-                file: Some(file),
-                end: HEADER_LEN,
-                allocated,
-                nonce,
-                broken: false,
-            }),
+        };
+        let queue = Arc::new(SharedQueue {
+            state: Mutex::new(Queue::default()),
+            filled: Condvar::new(),
+        });
+        let syncer = std::thread::Builder::new()
+            .name("sq-journal".into())
+            .spawn({
+                let queue = queue.clone();
+                move || writer.run(&queue)
+            })?;
+        Ok(Journal {
+            queue,
+            syncer: Some(syncer),
+            _lock: lock,
         })
     }
 
     /// Returns once `entry` is durable (sharing the sync with everyone waiting).
-    pub(crate) async fn commit(self: &Arc<Self>, entry: LogEntry) -> io::Result<()> {
+    pub(crate) async fn commit(&self, entry: LogEntry) -> io::Result<()> {
+        if entry.encoded_len() - 12 > u32::MAX as usize {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the edits of one commit are too large for a journal entry",
+            ));
+        }
         let (waiter, done) = oneshot::channel();
-        let start_flush = {
-            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let wake = {
+            let mut queue = self.queue.lock();
+            if queue.closed {
+                return Err(io::Error::other("the journal is closed"));
+            }
             queue.bytes += entry.encoded_len();
             queue.entries.push((entry, waiter));
-            !std::mem::replace(&mut queue.flushing, true)
+            std::mem::take(&mut queue.idle)
         };
-        if start_flush {
-            // Detached, so a writer going away cannot strand the others.
-            let journal = self.clone();
-            tokio::spawn(async move {
-                let mut open = journal.open.lock().await;
-                journal.flush(&mut open).await;
-            });
+        if wake {
+            self.queue.filled.notify_one();
         }
         match done.await {
             Ok(Ok(())) => Ok(()),
@@ -302,144 +358,146 @@ impl Journal {
             Err(_) => Err(io::Error::other("journal commit abandoned")),
         }
     }
+}
 
-    async fn flush(&self, open: &mut Open) {
-        loop {
-            let (batch, size) = {
-                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-                if queue.entries.is_empty() {
-                    // Under the same lock a writer checks the flag: none is left behind.
-                    queue.flushing = false;
-                    return;
-                }
-                (
-                    std::mem::take(&mut queue.entries),
-                    std::mem::take(&mut queue.bytes),
-                )
-            };
-            let mut bytes = Vec::with_capacity(size);
-            let mut waiters = Vec::with_capacity(batch.len());
-            for (entry, waiter) in batch {
-                entry.encode(open.nonce, &mut bytes);
-                waiters.push(waiter);
-            }
-            let result = self.append(open, bytes).await;
-            let shared = result.map_err(|e| (kind_of(&e), e.to_string()));
-            for waiter in waiters {
-                let _ = waiter.send(shared.clone());
-            }
-            if open.end > self.max_bytes {
-                if let Err(error) = self.start_over(open).await {
-                    tracing::error!(%error, "the journal could not start over; it keeps growing until the next try");
-                }
-            }
-        }
-    }
-
-    async fn append(&self, open: &mut Open, bytes: Vec<u8>) -> io::Result<()> {
-        if open.broken {
-            return Err(io::Error::other(
-                "the journal could not be repaired after a failed write; restart SQ",
-            ));
-        }
-        let at = open.end;
-        let added = bytes.len() as u64;
-        let allocated = open.allocated;
-        let result = self
-            .with_file(open, move |file| {
-                if at + added > allocated {
-                    // Zeroes ahead of the entries, so that the syncs until the next
-                    // extension write data blocks only. Only an optimisation: a disk that
-                    // refuses the room may still take the entries themselves.
-                    let from = allocated.max(at + added);
-                    let to = from.max(allocated + EXTEND_BY);
-                    let zeros = vec![0u8; usize::try_from(to - from).unwrap_or(0)];
-                    let _ = file.write_at(from, &zeros);
-                }
-                let written = file.write_at(at, &bytes).and_then(|()| file.sync());
-                if let Err(error) = written {
-                    // Wipe what reached the file so that it is never replayed, nor read on
-                    // into once a shorter batch is written over it.
-                    return Err((error, wipe(file, at, added).is_ok()));
-                }
-                Ok(file.len().unwrap_or(at + added))
-            })
-            .await;
-        match result {
-            Ok(len) => {
-                open.end += added;
-                open.allocated = len;
-                Ok(())
-            }
-            Err((error, repaired)) => {
-                if !repaired {
-                    tracing::error!(%error, "a failed journal write could not be wiped out; refusing writes");
-                    open.broken = true;
-                }
-                Err(error)
-            }
-        }
-    }
-
-    /// Makes every document log durable, then starts the journal over from the top under
-    /// a new nonce: what the file holds from before no longer checks.
-    async fn start_over(&self, open: &mut Open) -> io::Result<()> {
-        self.committer.sync_all().await?;
-        let nonce = rand::random();
-        let result = self
-            .with_file(open, move |file| {
-                file.write_at(0, &header(nonce))
-                    .and_then(|()| file.sync())
-                    .map_err(|e| (e, false))
-            })
-            .await;
-        if let Err((error, _)) = result {
-            // The header on disk may now be either one, so no entry can be trusted to check.
-            tracing::error!(%error, "the journal header could not be rewritten; refusing writes");
-            open.broken = true;
-            return Err(error);
-        }
-        open.nonce = nonce;
-        open.end = HEADER_LEN;
-        tracing::debug!(path = %self.path.display(), "journal started over");
-        Ok(())
-    }
-
-    async fn with_file<T: Send + 'static>(
-        &self,
-        open: &mut Open,
-        work: impl FnOnce(&mut Box<dyn InPlaceFile>) -> Result<T, (io::Error, bool)> + Send + 'static,
-    ) -> Result<T, (io::Error, bool)> {
-        let Some(mut file) = open.file.take() else {
-            return Err((io::Error::other("journal not open"), false));
-        };
-        let joined = tokio::task::spawn_blocking(move || {
-            let result = work(&mut file);
-            (file, result)
-        })
-        .await;
-        match joined {
-            Ok((file, result)) => {
-                open.file = Some(file);
-                result
-            }
-            Err(join) => {
-                // The file handle is lost with the task: reopen it for the next write.
-                open.file = self.disk.open_in_place(&self.path).ok();
-                Err((io::Error::other(join.to_string()), false))
-            }
+impl Drop for Journal {
+    /// Writes what is queued, then stops the syncer.
+    fn drop(&mut self) {
+        self.queue.lock().closed = true;
+        self.queue.filled.notify_one();
+        if let Some(syncer) = self.syncer.take() {
+            let _ = syncer.join();
         }
     }
 }
 
-/// Zeroes the part of `[at, at + len)` that lies inside the file, and syncs.
-fn wipe(file: &mut Box<dyn InPlaceFile>, at: u64, len: u64) -> io::Result<()> {
-    let end = file.len()?.min(at + len);
-    if end <= at {
-        return Ok(());
+impl Writer {
+    /// The syncer thread: group after group until the journal closes and nothing is left.
+    fn run(&mut self, queue: &SharedQueue) {
+        loop {
+            let (batch, size) = {
+                let mut state = queue.lock();
+                while state.entries.is_empty() && !state.closed {
+                    state.idle = true;
+                    state = queue
+                        .filled
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                if state.entries.is_empty() {
+                    return;
+                }
+                state.idle = false;
+                (
+                    std::mem::take(&mut state.entries),
+                    std::mem::take(&mut state.bytes),
+                )
+            };
+            // No panic is expected here; if one came, the writers of this group would be
+            // answered (their senders dropped) and later ones refused, not left waiting.
+            let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.commit_group(batch, size)
+            }));
+            if handled.is_err() {
+                tracing::error!("the journal syncer panicked; refusing writes");
+                self.broken = true;
+            }
+        }
     }
-    file.write_at(at, &vec![0u8; usize::try_from(end - at).unwrap_or(0)])?;
-    file.sync()
+
+    fn commit_group(&mut self, batch: Vec<(LogEntry, Waiter)>, size: usize) {
+        let mut bytes = Vec::with_capacity(size);
+        let mut waiters = Vec::with_capacity(batch.len());
+        for (entry, waiter) in batch {
+            entry.encode(self.nonce, &mut bytes);
+            waiters.push(waiter);
+        }
+        let shared = self
+            .append(&bytes)
+            .map_err(|e| (kind_of(&e), e.to_string()));
+        for waiter in waiters {
+            let _ = waiter.send(shared.clone());
+        }
+        if self.end > self.max_bytes {
+            self.start_over();
+        }
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.broken {
+            return Err(io::Error::other(
+                "the journal could not be repaired after a failed write; restart SQ",
+            ));
+        }
+        let at = self.end;
+        let added = bytes.len() as u64;
+        let grows = at + added > self.allocated;
+        if grows {
+            // Zeroes ahead of the entries, so that the syncs until the next extension
+            // write data blocks only. Only an optimisation: a disk that refuses the room
+            // may still take the entries themselves.
+            let from = self.allocated.max(at + added);
+            let to = from.max(self.allocated + EXTEND_BY);
+            let zeros = vec![0u8; usize::try_from(to - from).unwrap_or(0)];
+            let _ = self.file.write_at(from, &zeros);
+        }
+        let written = self
+            .file
+            .write_at(at, bytes)
+            .and_then(|()| self.file.sync());
+        if let Err(error) = written {
+            if self.wipe(at, added).is_err() {
+                tracing::error!(%error, "a failed journal write could not be wiped out; refusing writes");
+                self.broken = true;
+            }
+            return Err(error);
+        }
+        self.end += added;
+        if grows {
+            self.allocated = self.file.len().unwrap_or(self.end).max(self.end);
+        }
+        Ok(())
+    }
+
+    /// Takes a failed group out of the file, so that it is never replayed, nor read on
+    /// into once a shorter group is written over it: space the file grew into for it is
+    /// given back (which needs no free space, unlike writing there), and the part inside
+    /// the space the file already had is overwritten with zeros.
+    fn wipe(&mut self, at: u64, len: u64) -> io::Result<()> {
+        let had = self.allocated;
+        if self.file.len()? > had {
+            self.file.truncate(had)?;
+        }
+        let end = (at + len).min(had);
+        if end > at {
+            let zeros = vec![0u8; usize::try_from(end - at).unwrap_or(0)];
+            self.file.write_at(at, &zeros)?;
+        }
+        self.file.sync()
+    }
+
+    /// Makes every document log durable, then starts the journal over from the top under
+    /// a new nonce: what the file holds from before no longer checks.
+    fn start_over(&mut self) {
+        if let Err(error) = self.committer.sync_all_now() {
+            tracing::error!(%error, "the document logs could not be synced to start the journal over; it keeps growing until the next try");
+            return;
+        }
+        let nonce = rand::random();
+        let rewritten = self
+            .file
+            .write_at(0, &header(nonce))
+            .and_then(|()| self.file.sync());
+        if let Err(error) = rewritten {
+            // The header on disk may now be either one, so no entry can be trusted to check.
+            tracing::error!(%error, "the journal header could not be rewritten; refusing writes");
+            self.broken = true;
+            return;
+        }
+        self.nonce = nonce;
+        self.end = HEADER_LEN;
+        tracing::debug!(path = %self.path.display(), "journal started over");
+    }
 }
 
 /// Opens (creating) `path` and takes an exclusive advisory lock on it, or fails at once.

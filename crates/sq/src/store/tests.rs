@@ -666,6 +666,74 @@ async fn recovery_syncs_the_logs_a_journal_vouched_for_before_emptying_it() {
 }
 
 #[tokio::test]
+async fn a_journal_that_cannot_grow_refuses_writes_until_there_is_room_again() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let disk = FaultyDisk::default();
+    {
+        let store = Store::with_disk(journaled(temp.path()), Arc::new(disk.clone())).unwrap();
+        let dir = store.directory(&data);
+        // The journal starts as a bare header: the first group has to grow it. When its
+        // sync fails, the space it grew into is given back.
+        *disk.faults.lock().unwrap() = Faults {
+            sync: Some(libc::ENOSPC),
+            sync_failures_left: Some(1),
+            ..Faults::default()
+        };
+        let refused = dir.write(&name("doc"), &update("1", "refused"), None).await;
+        assert!(matches!(refused, Err(StoreError::NoSpace)), "{refused:?}");
+        let journal = std::fs::metadata(temp.path().join("sq.journal")).unwrap();
+        assert_eq!(journal.len(), journal::HEADER_LEN);
+        // With no room at all, nothing lands.
+        disk.faults.lock().unwrap().grow = Some(libc::ENOSPC);
+        let refused = dir.write(&name("doc"), &update("1", "refused"), None).await;
+        assert!(matches!(refused, Err(StoreError::NoSpace)), "{refused:?}");
+        let again = dir.write(&name("doc"), &update("2", "again"), None).await;
+        assert!(matches!(again, Err(StoreError::NoSpace)), "{again:?}");
+        disk.faults.lock().unwrap().grow = None;
+        dir.write(&name("doc"), &update("3", "room again"), None)
+            .await
+            .unwrap();
+    }
+    let store = open_store(journaled(temp.path())).await;
+    assert_eq!(
+        bytes(&store.directory(&data), "doc").await,
+        b"\x17\x17room again"
+    );
+}
+
+#[tokio::test]
+async fn a_damaged_journal_header_stops_start_up() {
+    let temp = tempfile::tempdir().unwrap();
+    {
+        let store = open_store(journaled(temp.path())).await;
+        let data = temp.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        store
+            .directory(&data)
+            .write(&name("doc"), &update("1", "x"), None)
+            .await
+            .unwrap();
+    }
+    let path = temp.path().join("sq.journal");
+    let mut journal = std::fs::read(&path).unwrap();
+    journal[12] ^= 0x40;
+    std::fs::write(&path, &journal).unwrap();
+    let refused = loop {
+        match Store::new(journaled(temp.path())) {
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await
+            }
+            other => break other,
+        }
+    };
+    let message = refused.err().expect("start-up refused").to_string();
+    assert!(message.contains("journal header"), "{message}");
+    assert_eq!(std::fs::read(&path).unwrap(), journal, "left as it was");
+}
+
+#[tokio::test]
 async fn a_full_journal_starts_over_after_syncing_every_log() {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");

@@ -26,15 +26,28 @@ fn settings() -> StoreSettings {
 /// Opens a store; a store dropped just before may still have a detached commit task
 /// holding its journal lock, so let the runtime finish it (boundedly).
 async fn open_store(settings: StoreSettings) -> Store {
+    try_open_store(settings).await.unwrap()
+}
+
+/// Opens a store once the previous one has let go of the journal lock.
+async fn try_open_store(settings: StoreSettings) -> std::io::Result<Store> {
     for _ in 0..200 {
         match Store::new(settings.clone()) {
             Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await
             }
-            opened => return opened.unwrap(),
+            opened => return opened,
         }
     }
     panic!("the journal lock was never released")
+}
+
+/// A temporary directory with an empty `data` directory in it.
+fn temp_with_data() -> (tempfile::TempDir, std::path::PathBuf) {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    (temp, data)
 }
 
 async fn select(dir: &Directory, doc: &str, at: &str) -> String {
@@ -578,9 +591,7 @@ async fn the_journal_group_commits_writers_to_many_documents() {
 
 #[tokio::test]
 async fn a_failed_journal_write_refuses_and_leaves_no_trace() {
-    let temp = tempfile::tempdir().unwrap();
-    let data = temp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
+    let (temp, data) = temp_with_data();
     let disk = FaultyDisk::default();
     {
         let store = Store::with_disk(journaled(temp.path()), Arc::new(disk.clone())).unwrap();
@@ -610,9 +621,7 @@ async fn a_failed_journal_write_refuses_and_leaves_no_trace() {
 
 #[tokio::test]
 async fn a_journal_write_that_cannot_be_wiped_out_refuses_writes_until_restart() {
-    let temp = tempfile::tempdir().unwrap();
-    let data = temp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
+    let (temp, data) = temp_with_data();
     let disk = FaultyDisk::default();
     {
         let store = Store::with_disk(journaled(temp.path()), Arc::new(disk.clone())).unwrap();
@@ -667,9 +676,7 @@ async fn recovery_syncs_the_logs_a_journal_vouched_for_before_emptying_it() {
 
 #[tokio::test]
 async fn a_journal_that_cannot_grow_refuses_writes_until_there_is_room_again() {
-    let temp = tempfile::tempdir().unwrap();
-    let data = temp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
+    let (temp, data) = temp_with_data();
     let disk = FaultyDisk::default();
     {
         let store = Store::with_disk(journaled(temp.path()), Arc::new(disk.clone())).unwrap();
@@ -720,14 +727,7 @@ async fn a_damaged_journal_header_stops_start_up() {
     let mut journal = std::fs::read(&path).unwrap();
     journal[12] ^= 0x40;
     std::fs::write(&path, &journal).unwrap();
-    let refused = loop {
-        match Store::new(journaled(temp.path())) {
-            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await
-            }
-            other => break other,
-        }
-    };
+    let refused = try_open_store(journaled(temp.path())).await;
     let message = refused.err().expect("start-up refused").to_string();
     assert!(message.contains("journal header"), "{message}");
     assert_eq!(std::fs::read(&path).unwrap(), journal, "left as it was");

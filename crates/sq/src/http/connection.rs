@@ -63,6 +63,9 @@ impl Conn {
     async fn write_parts(&mut self, first: &[u8], second: &[u8]) -> Result<(), ReadError> {
         let stream = &mut self.stream;
         let write = async move {
+            if second.is_empty() {
+                return stream.write_all(first).await;
+            }
             let (mut first, mut second) = (first, second);
             while !first.is_empty() || !second.is_empty() {
                 let parts = [IoSlice::new(first), IoSlice::new(second)];

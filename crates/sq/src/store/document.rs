@@ -182,12 +182,23 @@ impl DocHandle {
         key: &'static str,
         render: impl FnOnce(&Document) -> Bytes,
     ) -> Result<Bytes, StoreError> {
+        let kept = |rendered: &[(&str, Bytes)]| {
+            rendered
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, bytes)| bytes.clone())
+        };
         self.read(|doc| {
-            let mut rendered = lock(&self.rendered);
-            if let Some((_, bytes)) = rendered.iter().find(|(k, _)| *k == key) {
-                return bytes.clone();
+            if let Some(bytes) = kept(&lock(&self.rendered)) {
+                return bytes;
             }
+            // Rendered without the cache's lock, so other renderings and hits need not
+            // wait; the document cannot change meanwhile (we hold its read lock).
             let bytes = render(doc);
+            let mut rendered = lock(&self.rendered);
+            if let Some(bytes) = kept(&rendered) {
+                return bytes;
+            }
             self.shared.budget.adjust(0, bytes.len() as u64);
             rendered.push((key, bytes.clone()));
             bytes

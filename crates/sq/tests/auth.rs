@@ -36,15 +36,51 @@ fn every_header_form_authenticates() {
         s.get_with("/api/v2/version", &[(name, value)])
             .expect(200, env!("CARGO_PKG_VERSION"));
     }
-    // The first matching line wins; non-matching ones do not reject.
+    // Both headers may name the same token.
     s.get_with(
         "/api/v2/status",
-        &[("Authorization", "wrong"), ("X-SQ-API-Key", "bob-token")],
+        &[
+            ("Authorization", "Bearer bob-token"),
+            ("X-SQ-API-Key", "bob-token"),
+        ],
     )
     .expect(
         200,
         "Hosting: .phext\nConnection ID: 0\nPhext Size: 0\nScrolls: 0",
     );
+}
+
+/// Contract §10.17: a credential is never chosen from several.
+#[test]
+fn more_than_one_credential_is_a_bad_request() {
+    let s = two_tenants();
+    let several: [&[(&str, &str)]; 5] = [
+        &[("Authorization", "wrong"), ("Authorization", "bob-token")],
+        &[
+            ("Authorization", "bob-token"),
+            ("Authorization", "bob-token"),
+        ],
+        &[("Authorization", "wrong"), ("X-SQ-API-Key", "bob-token")],
+        &[
+            ("X-SQ-API-Key", "bob-token"),
+            ("Authorization", "Bearer alice-second-key"),
+        ],
+        &[("X-SQ-API-Key", "bob-token"), ("x-sq-api-key", "bob-token")],
+    ];
+    for headers in several {
+        s.get_with("/api/v2/update?p=n&c=1&s=chosen", headers)
+            .expect(400, "Bad Request: more than one credential");
+    }
+    for token in ["bob-token", "alice-second-key"] {
+        s.get_with("/api/v2/select?p=n&c=1", &[("Authorization", token)])
+            .expect(200, "");
+    }
+    let key = Server::start(&["--key", "single:key"]);
+    key.get_with(
+        "/api/v2/version",
+        &[("Authorization", "other"), ("X-SQ-API-Key", "single:key")],
+    )
+    .expect(400, "Bad Request: more than one credential");
 }
 
 #[test]

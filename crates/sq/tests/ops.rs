@@ -217,6 +217,23 @@ fn admin_refusals() {
         assert_eq!(reply.status, status, "{headers:?}: {}", reply.text());
         assert!(json_of(&reply)["error"].is_string());
     }
+    let several = s.get_with(
+        "/api/v2/admin/tenants",
+        &[
+            ("X-SQ-API-Key", "alice-token"),
+            ("Authorization", "Bearer admin-secret"),
+        ],
+    );
+    assert_eq!(several.status, 400, "{}", several.text());
+    assert_eq!(json_of(&several)["error"], "more than one credential");
+    let metrics = s.get_with(
+        "/metrics",
+        &[
+            ("Authorization", "wrong"),
+            ("Authorization", "Bearer admin-secret"),
+        ],
+    );
+    metrics.expect(400, "Bad Request: more than one credential");
     assert_eq!(s.get_with("/api/v2/admin/nothing", &admin()).status, 404);
     assert_eq!(
         s.request("PUT", "/api/v2/admin/tenants", &admin(), None)

@@ -132,6 +132,16 @@ fn reload_authorization() {
             "Forbidden: Reload endpoint only accessible from localhost",
         );
     }
+    s.request(
+        "POST",
+        "/api/v2/reload",
+        &[
+            ("Authorization", "alice-token"),
+            ("Authorization", "admin-secret"),
+        ],
+        Some(b""),
+    )
+    .expect(400, "Bad Request: more than one credential");
     // GET follows the normal order: authentication, then 404.
     s.get("/api/v2/reload").expect(401, "Unauthorized");
     s.get_with("/api/v2/reload", &as_("alice-token"))

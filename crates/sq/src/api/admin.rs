@@ -15,7 +15,6 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth;
 use crate::http::{Body, Method, Request, Response, APPLICATION_JSON};
 use crate::store::Store;
 use crate::tenancy::admin::{archive, AdminError};
@@ -186,21 +185,23 @@ pub(crate) async fn handle(
     }
 }
 
-/// Whether the request carries the admin token; otherwise the refusal to send.
-pub(crate) fn authorize(request: &Request, tenancy: &Tenancy) -> Result<(), Response> {
+/// The refusal of a request that presents more than one credential.
+pub(crate) fn ambiguous_credential() -> Response {
+    error(400, "more than one credential")
+}
+
+/// Whether `token` is the admin token; otherwise the refusal to send.
+pub(crate) fn authorize(token: Option<&[u8]>, tenancy: &Tenancy) -> Result<(), Response> {
     let Some(multi) = tenancy.as_multi() else {
         return Err(error(404, "the admin API needs multi-tenant mode"));
     };
     if !multi.has_admin() {
         return Err(error(403, "no admin token is configured"));
     }
-    if multi.is_admin(auth::presented_tokens(request)) {
+    if multi.is_admin(token) {
         return Ok(());
     }
-    if tenancy
-        .authenticate(auth::presented_tokens(request))
-        .is_some()
-    {
+    if tenancy.authenticate(token).is_some() {
         return Err(error(403, "Forbidden: admin token required"));
     }
     Err(error(401, "Unauthorized").with_header("WWW-Authenticate", "Bearer"))

@@ -1,18 +1,39 @@
-//! Credentials: the tokens a request presents, in header order.
+//! Credentials: the one token a request presents.
+//!
+//! A request may name its token in `Authorization: <token>`, `Authorization: Bearer
+//! <token>` (scheme in any case) or `X-SQ-API-Key: <token>`. It may not present several
+//! (contract §10.17): a second `Authorization` line, a second `X-SQ-API-Key` line, or the
+//! two headers naming different tokens is refused, so that no proxy, client library or
+//! attacker can make the server choose a credential from several.
 
 use crate::http::{trim, Request};
 
-/// Every token the request presents, in request order: `Authorization: <token>`,
-/// `Authorization: Bearer <token>` (scheme in any case), and `X-SQ-API-Key: <token>`.
-pub fn presented_tokens(request: &Request) -> impl Iterator<Item = &[u8]> {
-    request
-        .headers
-        .iter()
-        .filter_map(|(name, value)| match name.as_str() {
-            "authorization" => Some(strip_bearer(trim(value))),
-            "x-sq-api-key" => Some(trim(value)),
-            _ => None,
-        })
+/// The request carries more than one credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AmbiguousCredential;
+
+/// The token the request presents, if any.
+pub fn credential(request: &Request) -> Result<Option<&[u8]>, AmbiguousCredential> {
+    let mut authorization: Option<&[u8]> = None;
+    let mut api_key: Option<&[u8]> = None;
+    for (name, value) in &request.headers {
+        let slot = match name.as_str() {
+            "authorization" => &mut authorization,
+            "x-sq-api-key" => &mut api_key,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(AmbiguousCredential);
+        }
+        *slot = Some(match name.as_str() {
+            "authorization" => strip_bearer(trim(value)),
+            _ => trim(value),
+        });
+    }
+    match (authorization, api_key) {
+        (Some(a), Some(k)) if a != k => Err(AmbiguousCredential),
+        (a, k) => Ok(a.or(k)),
+    }
 }
 
 fn strip_bearer(value: &[u8]) -> &[u8] {
@@ -30,7 +51,7 @@ mod tests {
     use super::*;
     use crate::http::{Method, Version};
 
-    fn tokens(headers: &[(&str, &str)]) -> Vec<String> {
+    fn presented(headers: &[(&str, &str)]) -> Result<Option<String>, AmbiguousCredential> {
         let request = Request {
             method: Method::Get,
             target: "/".into(),
@@ -42,24 +63,50 @@ mod tests {
             peer: "127.0.0.1:1".parse().unwrap(),
             connection_id: 0,
         };
-        presented_tokens(&request)
-            .map(|t| String::from_utf8_lossy(t).into_owned())
-            .collect()
+        credential(&request).map(|t| t.map(|t| String::from_utf8_lossy(t).into_owned()))
     }
 
     #[test]
     fn header_forms() {
+        let one = |name: &str, value: &str| presented(&[("host", "x"), (name, value)]);
         assert_eq!(
-            tokens(&[
-                ("authorization", " raw:token "),
-                ("host", "x"),
-                ("authorization", "Bearer  tok:en\t"),
-                ("authorization", "bEaReR\tlow"),
-                ("x-sq-api-key", " key "),
-                ("authorization", "Basic abc"),
-                ("authorization", "Bearer"),
-            ]),
-            ["raw:token", "tok:en", "low", "key", "Basic abc", "Bearer"]
+            one("authorization", " raw:token "),
+            Ok(Some("raw:token".into()))
+        );
+        assert_eq!(
+            one("authorization", "Bearer  tok:en\t"),
+            Ok(Some("tok:en".into()))
+        );
+        assert_eq!(one("authorization", "bEaReR\tlow"), Ok(Some("low".into())));
+        assert_eq!(
+            one("authorization", "Basic abc"),
+            Ok(Some("Basic abc".into()))
+        );
+        assert_eq!(one("authorization", "Bearer"), Ok(Some("Bearer".into())));
+        assert_eq!(one("x-sq-api-key", " key "), Ok(Some("key".into())));
+        assert_eq!(
+            one("x-sq-api-key", "Bearer key"),
+            Ok(Some("Bearer key".into()))
+        );
+        assert_eq!(presented(&[("authorization-x", "t")]), Ok(None));
+        assert_eq!(presented(&[]), Ok(None));
+    }
+
+    #[test]
+    fn several_credentials_are_refused() {
+        for headers in [
+            &[("authorization", "wrong"), ("authorization", "right")][..],
+            &[("authorization", "same"), ("authorization", "Bearer same")],
+            &[("x-sq-api-key", "a"), ("x-sq-api-key", "a")],
+            &[("authorization", "a"), ("x-sq-api-key", "b")],
+            &[("x-sq-api-key", "a"), ("authorization", "Bearer b")],
+        ] {
+            assert_eq!(presented(headers), Err(AmbiguousCredential), "{headers:?}");
+        }
+        // The two headers may name the same token.
+        assert_eq!(
+            presented(&[("authorization", "Bearer t"), ("x-sq-api-key", "t")]),
+            Ok(Some("t".into()))
         );
     }
 }

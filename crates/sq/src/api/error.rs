@@ -21,6 +21,9 @@ pub enum ApiError {
     /// No token matched.
     #[error("unauthorized")]
     Unauthorized,
+    /// More than one credential (contract §10.17): never choose one of several.
+    #[error("more than one credential")]
+    AmbiguousCredential,
     /// `p` is not a valid phext name.
     #[error("invalid phext path")]
     InvalidPath,
@@ -59,6 +62,9 @@ impl ApiError {
             ),
             ApiError::Unauthorized => {
                 Response::text(401, "Unauthorized").with_header("WWW-Authenticate", "Bearer")
+            }
+            ApiError::AmbiguousCredential => {
+                Response::text(400, "Bad Request: more than one credential")
             }
             ApiError::InvalidPath => Response::text(403, "Forbidden: Invalid phext path"),
             ApiError::TenantDisabled => Response::text(403, "Forbidden: tenant disabled"),

@@ -91,6 +91,14 @@ impl App {
         }
     }
 
+    /// The request's one credential; open mode ignores credentials altogether.
+    fn credential<'r>(&self, request: &'r Request) -> Result<Option<&'r [u8]>, ApiError> {
+        if matches!(*self.tenancy, Tenancy::Open(_)) {
+            return Ok(None);
+        }
+        auth::credential(request).map_err(|_| ApiError::AmbiguousCredential)
+    }
+
     fn refuse_authentication(&self, request: &Request) {
         self.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
         self.auth_failures.record(request.peer.ip());
@@ -116,7 +124,11 @@ impl App {
             return Some(too_many_requests(wait));
         }
         if admin {
-            return Some(match admin::authorize(request, &self.tenancy) {
+            let token = match auth::credential(request) {
+                Ok(token) => token,
+                Err(_) => return Some(admin::ambiguous_credential()),
+            };
+            return Some(match admin::authorize(token, &self.tenancy) {
                 Ok(()) => admin::handle(request, body, &self.tenancy, &self.store).await,
                 Err(refusal) => {
                     if refusal.status == 401 {
@@ -126,7 +138,11 @@ impl App {
                 }
             });
         }
-        if !self.tenancy.is_operator(auth::presented_tokens(request)) {
+        let token = match self.credential(request) {
+            Ok(token) => token,
+            Err(error) => return Some(error.to_response()),
+        };
+        if !self.tenancy.is_operator(token) {
             self.refuse_authentication(request);
             return Some(ApiError::Unauthorized.to_response());
         }
@@ -176,7 +192,11 @@ impl App {
             );
         }
         // Step 6: authentication.
-        let Some(tenant) = self.tenancy.authenticate(auth::presented_tokens(request)) else {
+        let token = match self.credential(request) {
+            Ok(token) => token,
+            Err(error) => return (Err(error), None, verb),
+        };
+        let Some(tenant) = self.tenancy.authenticate(token) else {
             self.refuse_authentication(request);
             return (Err(ApiError::Unauthorized), None, verb);
         };

@@ -19,7 +19,8 @@ pub(crate) async fn handle(
         return Err(ApiError::ReloadNotLocal);
     }
     if multi.has_admin() {
-        if !multi.is_admin(auth::presented_tokens(request)) {
+        let token = auth::credential(request).map_err(|_| ApiError::AmbiguousCredential)?;
+        if !multi.is_admin(token) {
             return Err(ApiError::Unauthorized);
         }
     } else if !is_loopback(request.peer.ip()) {

@@ -144,39 +144,32 @@ impl Tenancy {
         Tenancy::Multi(multi)
     }
 
-    /// The tenant of the first presented token that matches, if any.
-    pub fn authenticate<'a>(&self, tokens: impl Iterator<Item = &'a [u8]>) -> Option<Arc<Tenant>> {
+    /// The tenant `token` authenticates, if any (open mode: always the one tenant).
+    pub fn authenticate(&self, token: Option<&[u8]>) -> Option<Arc<Tenant>> {
         match self {
             Tenancy::Open(tenant) => Some(tenant.clone()),
-            Tenancy::Key(key, tenant) => {
-                let mut matched = false;
-                // Every candidate is compared, in constant time, whatever matched first.
-                for token in tokens {
-                    matched |= key.ct_eq(&TokenDigest::of(token));
-                }
-                matched.then(|| tenant.clone())
-            }
+            // Compared in constant time.
+            Tenancy::Key(key, tenant) => token
+                .is_some_and(|token| key.ct_eq(&TokenDigest::of(token)))
+                .then(|| tenant.clone()),
             Tenancy::Multi(multi) => {
                 let registry = multi.registry();
-                let now = now_unix();
-                tokens.map(TokenDigest::of).find_map(|digest| {
-                    registry
-                        .by_token
-                        .get(&digest)
-                        .filter(|keyed| keyed.expires_at.is_none_or(|at| now < at))
-                        .map(|keyed| keyed.tenant.clone())
-                })
+                let keyed = registry.by_token.get(&TokenDigest::of(token?))?;
+                keyed
+                    .expires_at
+                    .is_none_or(|at| now_unix() < at)
+                    .then(|| keyed.tenant.clone())
             }
         }
     }
 
-    /// Whether `tokens` include the operator's credential: the admin token in
-    /// multi-tenant mode, the key (or nothing, when open) in single-tenant mode.
-    pub fn is_operator<'a>(&self, tokens: impl Iterator<Item = &'a [u8]>) -> bool {
+    /// Whether `token` is the operator's credential: the admin token in multi-tenant
+    /// mode, the key (or nothing, when open) in single-tenant mode.
+    pub fn is_operator(&self, token: Option<&[u8]>) -> bool {
         match self {
             Tenancy::Open(_) => true,
-            Tenancy::Key(..) => self.authenticate(tokens).is_some(),
-            Tenancy::Multi(multi) => multi.is_admin(tokens),
+            Tenancy::Key(..) => self.authenticate(token).is_some(),
+            Tenancy::Multi(multi) => multi.is_admin(token),
         }
     }
 
@@ -206,14 +199,12 @@ impl MultiTenant {
             .clone()
     }
 
-    /// Whether `tokens` include the admin token (never true without one configured).
-    pub fn is_admin<'a>(&self, tokens: impl Iterator<Item = &'a [u8]>) -> bool {
-        let Some(admin) = self.registry().admin else {
-            return false;
-        };
-        tokens.fold(false, |found, token| {
-            found | admin.ct_eq(&TokenDigest::of(token))
-        })
+    /// Whether `token` is the admin token (never true without one configured).
+    pub fn is_admin(&self, token: Option<&[u8]>) -> bool {
+        match (self.registry().admin, token) {
+            (Some(admin), Some(token)) => admin.ct_eq(&TokenDigest::of(token)),
+            _ => false,
+        }
     }
 
     /// Whether an admin token is configured.

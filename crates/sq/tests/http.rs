@@ -198,6 +198,16 @@ fn framing_errors() {
             400,
             "Bad Request",
         ),
+        (
+            b"POST /api/v2/update?c=1 HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_vec(),
+            400,
+            "Bad Request",
+        ),
+        (
+            b"POST /api/v2/update?c=1 HTTP/1.0\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc".to_vec(),
+            400,
+            "Bad Request",
+        ),
         (b"POST /api/v2/update HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(), 501, "Not Implemented"),
         (
             b"POST /api/v2/update HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n".to_vec(),
@@ -241,6 +251,8 @@ fn framing_errors() {
         .unwrap()
         .expect(413, "Payload Too Large");
     s.get("/api/v2/select?c=1").expect(200, "");
+    // Nothing of the refused HTTP/1.0 chunked uploads was stored.
+    s.get("/api/v2/get").expect(200, "");
 }
 
 #[test]

@@ -313,7 +313,9 @@ fn build_head(
     }
     let has_transfer_encoding = headers.iter().any(|(n, _)| n == "transfer-encoding");
     let framing = if has_transfer_encoding {
-        if content_length.is_some() {
+        // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing
+        // (a proxy may have framed it otherwise: request smuggling).
+        if content_length.is_some() || version == Version::Http10 {
             return Err(HeadError::Reject(400));
         }
         if transfer_codings != ["chunked"] {

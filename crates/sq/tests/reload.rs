@@ -281,3 +281,47 @@ fn config_warnings_name_the_tenant_and_field() {
         "{text}"
     );
 }
+
+/// A token with surrounding whitespace can never be presented (header values are
+/// trimmed): refused at start-up and in a reload, naming the tenant, never the token.
+#[test]
+fn tokens_no_request_can_present_are_refused() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        temp.path().join("padded.json"),
+        r#"{"tenants": [{"name": "pad", "token": "  padded-token\t", "data_dir": "p"}]}"#,
+    )
+    .unwrap();
+    let output = sq_command(temp.path())
+        .args(["host", "0", "--config", "padded.json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tenant 'pad': the token has leading or trailing whitespace"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("padded-token"), "{stderr}");
+
+    let s = start(None);
+    config(
+        &s.dir,
+        None,
+        &[
+            ("alice-token", "alice", "data/alice"),
+            (" bob-token", "bob", "data/bob"),
+        ],
+    );
+    let reply = s.post("/api/v2/reload", b"");
+    assert_eq!(reply.status, 500);
+    assert!(
+        reply.text().starts_with(
+            "Reload failed: tenant 'bob': the token has leading or trailing whitespace"
+        ),
+        "{}",
+        reply.text()
+    );
+    s.get_with("/api/v2/version", &as_("bob-token"))
+        .expect(200, env!("CARGO_PKG_VERSION"));
+}

@@ -127,6 +127,7 @@ pub fn validate(root: Value, base: &Path) -> Result<Config, ConfigError> {
                 ))
             }
             (Some(Value::String(key)), None) if !key.is_empty() => {
+                check_presentable("\"admin_key\"", key)?;
                 Some(TokenDigest::of(key.as_bytes()))
             }
             (Some(_), None) => {
@@ -199,6 +200,25 @@ pub fn validate(root: Value, base: &Path) -> Result<Config, ConfigError> {
     })
 }
 
+/// A token some request can present. Header values lose surrounding spaces and tabs and
+/// cannot carry other control characters, so a token with either could never
+/// authenticate: refused here rather than discovered by a locked-out client. The message
+/// never shows the token.
+fn check_presentable(owner: &str, token: &str) -> Result<(), ConfigError> {
+    if token.starts_with([' ', '\t']) || token.ends_with([' ', '\t']) {
+        return Err(ConfigError(format!(
+            "{owner}: the token has leading or trailing whitespace, which no request can \
+             present (header values are trimmed)"
+        )));
+    }
+    if token.chars().any(|c| c != '\t' && c.is_control()) {
+        return Err(ConfigError(format!(
+            "{owner}: the token contains a control character, which no request can present"
+        )));
+    }
+    Ok(())
+}
+
 /// A SHA-256 digest written as 64 hex digits.
 fn digest_field(value: &Value) -> Option<TokenDigest> {
     value.as_str().and_then(TokenDigest::from_hex)
@@ -252,7 +272,10 @@ fn tenant_entry(
     let owner = format!("tenant '{name}'");
     let token = match (key, fields.get("token"), fields.get("token_sha256")) {
         (Some(""), _, _) => return Err(ConfigError(format!("{owner}: empty token"))),
-        (Some(key), None, None) => TokenDigest::of(key.as_bytes()),
+        (Some(key), None, None) => {
+            check_presentable(&owner, key)?;
+            TokenDigest::of(key.as_bytes())
+        }
         (Some(_), _, _) => {
             return Err(ConfigError(format!(
                 "{owner}: in the map shape the key is the token; \"token\" and \"token_sha256\" are not allowed"
@@ -261,7 +284,10 @@ fn tenant_entry(
         (None, Some(_), Some(_)) => {
             return Err(ConfigError(format!("{owner}: give either \"token\" or \"token_sha256\", not both")))
         }
-        (None, Some(Value::String(token)), None) if !token.is_empty() => TokenDigest::of(token.as_bytes()),
+        (None, Some(Value::String(token)), None) if !token.is_empty() => {
+            check_presentable(&owner, token)?;
+            TokenDigest::of(token.as_bytes())
+        }
         (None, Some(_), None) => return Err(ConfigError(format!("{owner}: empty token"))),
         (None, None, Some(hex)) => digest_field(hex)
             .ok_or_else(|| ConfigError(format!("{owner}: \"token_sha256\" must be 64 hex digits")))?,
@@ -521,6 +547,22 @@ mod tests {
                 "tenant 'a': in the map shape the key is the token",
             ),
             (
+                r#"{"tenants": [{"name": "pad", "token": "  padded-token\t", "data_dir": "a"}]}"#,
+                "tenant 'pad': the token has leading or trailing whitespace",
+            ),
+            (
+                r#"{"tenants": {"trailing-token ": {"name": "pad", "data_dir": "a"}}}"#,
+                "tenant 'pad': the token has leading or trailing whitespace",
+            ),
+            (
+                r#"{"tenants": [{"name": "nl", "token": "line\nbreak", "data_dir": "a"}]}"#,
+                "tenant 'nl': the token contains a control character",
+            ),
+            (
+                r#"{"admin_key": "\tsecret-admin", "tenants": []}"#,
+                "\"admin_key\": the token has leading or trailing whitespace",
+            ),
+            (
                 r#"{"admin_key": "k", "admin_token_sha256": "k", "tenants": []}"#,
                 "give either \"admin_key\" or \"admin_token_sha256\"",
             ),
@@ -532,6 +574,12 @@ mod tests {
         for (text, expected) in cases {
             let error = parse_in(dir.path(), text).unwrap_err().0;
             assert!(error.starts_with(expected), "{text}: got {error:?}");
+            for token in ["padded-token", "trailing-token", "break", "secret-admin"] {
+                assert!(!error.contains(token), "token leaked in {error:?}");
+            }
         }
+        // Inner spaces and tabs can be presented, and so are fine.
+        let inner = r#"{"tenants": [{"name": "ok", "token": "a b\tc", "data_dir": "a"}]}"#;
+        assert!(parse_in(dir.path(), inner).is_ok());
     }
 }

@@ -536,3 +536,30 @@ fn hashed_tokens_from_the_cli() {
     s.get_with("/api/v2/select?c=1", &as_(&digest))
         .expect(401, "Unauthorized");
 }
+
+/// A tenant's directory may not lie inside another's, either way round: refused with a
+/// message naming both, and nothing is created or changed.
+#[test]
+fn nested_data_directories_are_refused() {
+    let s = start(alice(), &[]);
+    let before = std::fs::read(s.dir.join("tenants.json")).unwrap();
+    for (name, dir) in [("inner", "data/alice/inner"), ("outer", "data")] {
+        let reply = admin_post(
+            &s,
+            "/api/v2/admin/tenants",
+            json!({"name": name, "data_dir": dir}),
+        );
+        assert_eq!(reply.status, 400, "{}", reply.text());
+        let error = json_of(&reply)["error"].as_str().unwrap().to_owned();
+        assert!(
+            error.contains("have nested data directories")
+                && error.contains("'alice'")
+                && error.contains(&format!("'{name}'")),
+            "{error}"
+        );
+    }
+    assert!(!s.dir.join("data/alice/inner").exists());
+    assert_eq!(std::fs::read(s.dir.join("tenants.json")).unwrap(), before);
+    s.get_with("/api/v2/update?c=1&s=still+here", &as_("alice-token"))
+        .expect(200, "Updated 10 bytes");
+}

@@ -24,6 +24,7 @@ pub fn run(args: HostArgs) -> Result<(), String> {
     let loaded = match &args.config {
         Some(path) => {
             let loaded = config::load(path, &cwd).map_err(|e| e.0)?;
+            loaded.create_directories().map_err(|e| e.0)?;
             for warning in &loaded.warnings {
                 tracing::warn!("config: {warning}");
             }

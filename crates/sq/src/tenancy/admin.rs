@@ -130,6 +130,7 @@ impl MultiTenant {
         }
         let text = serde_json::to_vec_pretty(&root).map_err(|e| AdminError::Io(e.to_string()))?;
         let config = config::validate(root, &self.base)?;
+        config.create_directories()?;
         crate::store::RealDisk
             .replace(&self.config_path, &text)
             .map_err(|e| AdminError::Io(format!("cannot write the config: {e}")))?;

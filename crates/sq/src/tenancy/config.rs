@@ -1,5 +1,9 @@
 //! The tenants file: parsing, validation and data-directory creation.
 //!
+//! Validation is pure: it reads the file and the directories that exist, and decides
+//! everything — canonical data directories included — before anything changes. Only a
+//! config that is accepted creates its directories ([`Config::create_directories`]).
+//!
 //! Two shapes are read. The reference map shape,
 //! `{"tenants": {"<token>": {"name": "…", "data_dir": "…"}}}`, where each key is a token,
 //! and the array shape,
@@ -63,6 +67,19 @@ pub struct Config {
 }
 
 impl Config {
+    /// Creates every tenant's data directory (with parents); call once the config is
+    /// accepted.
+    pub fn create_directories(&self) -> Result<(), ConfigError> {
+        let mut done: Vec<&Path> = Vec::new();
+        for entry in &self.tenants {
+            if !done.contains(&entry.data_dir.as_path()) {
+                create_directory(&entry.name, &entry.data_dir)?;
+                done.push(&entry.data_dir);
+            }
+        }
+        Ok(())
+    }
+
     /// The number of distinct tenants (tokens of one tenant count once).
     pub fn tenant_count(&self) -> usize {
         let mut names: Vec<&str> = self.tenants.iter().map(|t| t.name.as_str()).collect();
@@ -95,8 +112,8 @@ const TOP_FIELDS: [&str; 5] = [
     "data_root",
 ];
 
-/// Reads, validates and applies (creates data directories for) the config at `path`.
-/// Relative data directories are resolved against `base`.
+/// Reads and validates the config at `path`; creates nothing. Relative data directories
+/// are resolved against `base`.
 pub fn load(path: &Path, base: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("cannot read config {}: {e}", path.display())))?;
@@ -189,6 +206,7 @@ pub fn validate(root: Value, base: &Path) -> Result<Config, ConfigError> {
         )?);
     }
     check_shared_directories(&tenants)?;
+    check_nested_directories(&tenants)?;
     check_duplicate_tokens(&tenants)?;
     Ok(Config {
         admin,
@@ -327,7 +345,7 @@ fn tenant_entry(
     }
     Ok(TenantEntry {
         token,
-        data_dir: prepare_directory(&name, &base.join(data_dir))?,
+        data_dir: resolve_directory(&name, &base.join(data_dir))?,
         enabled,
         quota_bytes: quota(fields, &owner)?.or(defaults.quota_bytes),
         rate_limit_rps: rate(fields, &owner)?.or(defaults.rate_limit_rps),
@@ -336,16 +354,92 @@ fn tenant_entry(
     })
 }
 
-/// Creates the directory (with parents) and returns its canonical path.
+/// The canonical path `dir` has, or will have once created, without creating anything:
+/// the longest existing ancestor canonicalized (symlinks resolved), then the components
+/// that do not exist yet, which cannot be symlinks.
+pub fn resolve_directory(tenant: &str, dir: &Path) -> Result<PathBuf, ConfigError> {
+    let refuse = |why: String| {
+        ConfigError(format!(
+            "tenant '{tenant}': cannot create data directory {}: {why}",
+            dir.display()
+        ))
+    };
+    let absolute = std::path::absolute(dir).map_err(|e| refuse(e.to_string()))?;
+    let mut existing = absolute.as_path();
+    let mut missing = Vec::new();
+    let canonical = loop {
+        match existing.canonicalize() {
+            Ok(canonical) => break canonical,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let (Some(parent), Some(last)) =
+                    (existing.parent(), existing.components().next_back())
+                else {
+                    return Err(refuse(error.to_string()));
+                };
+                missing.push(last);
+                existing = parent;
+            }
+            Err(error) => return Err(refuse(error.to_string())),
+        }
+    };
+    if !canonical.is_dir() {
+        return Err(refuse("Not a directory".into()));
+    }
+    let mut resolved = canonical;
+    for component in missing.into_iter().rev() {
+        match component {
+            std::path::Component::ParentDir => {
+                resolved.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => resolved.push(other),
+        }
+    }
+    Ok(resolved)
+}
+
+/// Creates `dir` (with parents) and returns its canonical path.
 pub fn prepare_directory(tenant: &str, dir: &Path) -> Result<PathBuf, ConfigError> {
-    std::fs::create_dir_all(dir)
-        .and_then(|()| dir.canonicalize())
-        .map_err(|e| {
-            ConfigError(format!(
-                "tenant '{tenant}': cannot create data directory {}: {e}",
-                dir.display()
-            ))
-        })
+    create_directory(tenant, dir)?;
+    dir.canonicalize().map_err(|e| {
+        ConfigError(format!(
+            "tenant '{tenant}': cannot create data directory {}: {e}",
+            dir.display()
+        ))
+    })
+}
+
+fn create_directory(tenant: &str, dir: &Path) -> Result<(), ConfigError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        ConfigError(format!(
+            "tenant '{tenant}': cannot create data directory {}: {e}",
+            dir.display()
+        ))
+    })
+}
+
+/// One tenant's directory may not lie inside another's, either way round: deleting the
+/// outer tenant would move the inner one's data away from under it.
+fn check_nested_directories(entries: &[TenantEntry]) -> Result<(), ConfigError> {
+    let mut dirs: Vec<(&Path, &str)> = entries
+        .iter()
+        .map(|e| (e.data_dir.as_path(), e.name.as_str()))
+        .collect();
+    dirs.sort_unstable();
+    dirs.dedup_by(|a, b| a.0 == b.0);
+    // In component order an ancestor is immediately followed by a path inside it.
+    for pair in dirs.windows(2) {
+        let ((outer, outer_name), (inner, inner_name)) = (pair[0], pair[1]);
+        if inner.starts_with(outer) {
+            return Err(ConfigError(format!(
+                "tenants '{outer_name}' and '{inner_name}' have nested data directories: \
+                 {} lies inside {}",
+                inner.display(),
+                outer.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Two differently named tenants must not share a directory; two tokens of one tenant may.
@@ -393,7 +487,7 @@ mod tests {
     }
 
     #[test]
-    fn reference_shape_loads_and_creates_directories() {
+    fn reference_shape_loads_and_creates_directories_once_accepted() {
         let dir = tempfile::tempdir().unwrap();
         let config = parse_in(
             dir.path(),
@@ -406,7 +500,13 @@ mod tests {
         .unwrap();
         assert_eq!(config.tenants.len(), 3);
         assert_eq!(config.tenant_count(), 2);
+        assert!(
+            !dir.path().join("data").exists(),
+            "validation creates nothing"
+        );
+        config.create_directories().unwrap();
         assert!(dir.path().join("data/alice").is_dir());
+        assert!(dir.path().join("data/bob").is_dir());
         assert!(config.admin.is_some());
         let bob = config.tenants.iter().find(|t| t.name == "bob").unwrap();
         assert!(!bob.enabled);
@@ -468,6 +568,14 @@ mod tests {
                 r#"{"tenants": {"t": {"name": "eve", "data_dir": "file/sub"}}}"#,
                 "tenant 'eve': cannot create data directory",
             ),
+            (
+                r#"{"tenants": {"token-one-secret": {"name": "outer", "data_dir": "d"}, "token-two-secret": {"name": "inner", "data_dir": "d/new/../in"}}}"#,
+                "tenants 'outer' and 'inner' have nested data directories",
+            ),
+            (
+                r#"{"tenants": {"token-one-secret": {"name": "inner", "data_dir": "e/f/g"}, "token-two-secret": {"name": "outer", "data_dir": "e"}}}"#,
+                "tenants 'outer' and 'inner' have nested data directories",
+            ),
         ];
         for (text, expected) in cases {
             let error = parse_in(dir.path(), text).unwrap_err().0;
@@ -476,6 +584,34 @@ mod tests {
                 assert!(!error.contains(token), "token leaked in {error:?}");
             }
         }
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["file"], "refused configs create nothing");
+    }
+
+    #[test]
+    fn nesting_is_seen_through_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("real/alice")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real/alice"), dir.path().join("link")).unwrap();
+        let error = parse_in(
+            dir.path(),
+            r#"{"tenants": {"a": {"name": "alice", "data_dir": "real/alice"}, "b": {"name": "bob", "data_dir": "link/bob"}}}"#,
+        )
+        .unwrap_err()
+        .0;
+        assert!(
+            error.contains("tenants 'alice' and 'bob' have nested data directories"),
+            "{error}"
+        );
+        // Siblings whose names share a prefix are not nested.
+        let ok = parse_in(
+            dir.path(),
+            r#"{"tenants": {"a": {"name": "a", "data_dir": "x/ab"}, "b": {"name": "b", "data_dir": "x/a"}, "c": {"name": "c", "data_dir": "x/a-b"}}}"#,
+        );
+        assert!(ok.is_ok(), "{:?}", ok.err());
     }
 
     #[test]

@@ -218,9 +218,11 @@ impl MultiTenant {
         let _one_at_a_time = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
         let outcome = config::load(&self.config_path, &self.base);
         self.reloads.fetch_add(1, Ordering::Relaxed);
-        let config = outcome.inspect_err(|_| {
-            self.reload_failures.fetch_add(1, Ordering::Relaxed);
-        })?;
+        let config = outcome
+            .and_then(|config| config.create_directories().map(|()| config))
+            .inspect_err(|_| {
+                self.reload_failures.fetch_add(1, Ordering::Relaxed);
+            })?;
         for warning in &config.warnings {
             tracing::warn!("config: {warning}");
         }

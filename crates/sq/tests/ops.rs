@@ -563,3 +563,84 @@ fn nested_data_directories_are_refused() {
     s.get_with("/api/v2/update?c=1&s=still+here", &as_("alice-token"))
         .expect(200, "Updated 10 bytes");
 }
+
+fn create_token(s: &Server, name: &str) -> String {
+    let created = admin_post(s, "/api/v2/admin/tenants", json!({ "name": name }));
+    assert_eq!(created.status, 201, "{}", created.text());
+    json_of(&created)["token"].as_str().unwrap().to_owned()
+}
+
+/// Create, write, delete, create again, write, delete again in the same second: both
+/// archives are kept apart, and a tenant created afterwards starts empty.
+#[test]
+fn a_recreated_tenant_never_sees_a_former_tenants_data() {
+    let s = start(alice(), &[]);
+    let mut archives = Vec::new();
+    for owner in ["FIRST-OWNER", "SECOND-OWNER"] {
+        let token = create_token(&s, "churn");
+        s.get_with("/api/v2/select?p=notes&c=1", &as_(&token))
+            .expect(200, "");
+        s.get_with(
+            &format!("/api/v2/update?p=notes&c=1&s={owner}"),
+            &as_(&token),
+        )
+        .expect(200, &format!("Updated {} bytes", owner.len()));
+        let deleted = s.request("DELETE", "/api/v2/admin/tenants/churn", &admin(), None);
+        assert_eq!(deleted.status, 200, "{}", deleted.text());
+        archives.push(
+            json_of(&deleted)["archived_to"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_ne!(archives[0], archives[1]);
+    for (archive, owner) in archives.iter().zip(["FIRST-OWNER", "SECOND-OWNER"]) {
+        assert_eq!(
+            std::fs::read(Path::new(archive).join("notes.phext")).unwrap(),
+            owner.as_bytes()
+        );
+    }
+    let third = create_token(&s, "churn");
+    s.get_with("/api/v2/select?p=notes&c=1", &as_(&third))
+        .expect(200, "");
+    s.get_with("/api/v2/toc?p=notes", &as_(&third))
+        .expect(200, "");
+}
+
+/// An archive that fails leaves the data in place; a new tenant of that name is refused
+/// rather than handed the former tenant's files.
+#[test]
+fn a_failed_archive_is_never_adopted() {
+    let s = start(alice(), &[]);
+    let token = create_token(&s, "churn");
+    s.get_with("/api/v2/update?p=notes&c=1&s=FORMER", &as_(&token))
+        .expect(200, "Updated 6 bytes");
+    // A file where the archive directory should be: the move cannot happen.
+    std::fs::write(s.dir.join("archive"), b"in the way").unwrap();
+    let deleted = s.request("DELETE", "/api/v2/admin/tenants/churn", &admin(), None);
+    assert_eq!(deleted.status, 500, "{}", deleted.text());
+    assert!(json_of(&deleted)["error"]
+        .as_str()
+        .unwrap()
+        .contains("could not be archived and stays in place"));
+    s.get_with("/api/v2/select?p=notes&c=1", &as_(&token))
+        .expect(401, "Unauthorized");
+
+    let again = admin_post(&s, "/api/v2/admin/tenants", json!({"name": "churn"}));
+    assert_eq!(again.status, 409, "{}", again.text());
+    assert!(json_of(&again)["error"]
+        .as_str()
+        .unwrap()
+        .contains("already holds files"));
+    assert_eq!(
+        std::fs::read(s.dir.join("data/churn/notes.phext")).unwrap(),
+        b"FORMER",
+        "the former tenant's data stays where it was"
+    );
+    // Once the operator moves it away, the name can be used again, empty.
+    std::fs::rename(s.dir.join("data/churn"), s.dir.join("kept-churn")).unwrap();
+    let fresh = create_token(&s, "churn");
+    s.get_with("/api/v2/select?p=notes&c=1", &as_(&fresh))
+        .expect(200, "");
+}

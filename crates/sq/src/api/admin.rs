@@ -31,7 +31,7 @@ fn error(status: u16, message: impl Into<String>) -> Response {
 fn admin_error(error: AdminError) -> Response {
     let status = match &error {
         AdminError::NotFound(_) => 404,
-        AdminError::Exists(_) => 409,
+        AdminError::Exists(_) | AdminError::NotEmpty { .. } => 409,
         AdminError::Invalid(_) | AdminError::Config(_) => 400,
         AdminError::Io(_) => 500,
     };

@@ -60,7 +60,8 @@ impl ApiError {
                 400,
                 "Bad Request: scroll text contains a phext delimiter byte",
             ),
-            ApiError::Unauthorized => {
+            // A tenant removed while its request was under way: its token is refused now.
+            ApiError::Unauthorized | ApiError::Store(StoreError::Gone) => {
                 Response::text(401, "Unauthorized").with_header("WWW-Authenticate", "Bearer")
             }
             ApiError::AmbiguousCredential => {

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use phext::Document;
@@ -20,6 +21,8 @@ pub struct Directory {
     device: Option<u64>,
     shared: Arc<Shared>,
     usage: Arc<Usage>,
+    /// Set when the directory is detached; its handles then refuse to load or commit.
+    closed: Arc<AtomicBool>,
     documents: Mutex<HashMap<DocName, Arc<DocHandle>>>,
 }
 
@@ -40,6 +43,7 @@ impl Directory {
             path,
             device,
             usage: Arc::default(),
+            closed: Arc::default(),
             shared,
             documents: Mutex::new(HashMap::new()),
         }
@@ -56,6 +60,7 @@ impl Directory {
                 Arc::new(DocHandle::new(
                     self.shared.clone(),
                     self.usage.clone(),
+                    self.closed.clone(),
                     &self.path,
                     name.file_name(),
                     self.device,
@@ -125,6 +130,11 @@ impl Directory {
     /// Discards the resident state and reads the document again from disk.
     pub async fn reload(&self, name: &DocName) -> Result<(), StoreError> {
         self.handle(name).reload().await
+    }
+
+    /// Stops serving the directory: from now on no document in it is loaded or written.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
     }
 
     /// Every handle, for eviction and shutdown.

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use bytes::Bytes;
@@ -71,6 +71,8 @@ pub struct DocHandle {
     shared: Arc<Shared>,
     /// The directory's storage accounting.
     usage: Arc<Usage>,
+    /// Set when the directory is detached: nothing is loaded or committed any more.
+    closed: Arc<AtomicBool>,
     resident: RwLock<Resident>,
     /// Renderings of the resident state (toc, checksum) kept until it changes; filled
     /// under the read lock and cleared under the write lock, so never stale.
@@ -108,12 +110,14 @@ impl DocHandle {
     pub(crate) fn new(
         shared: Arc<Shared>,
         usage: Arc<Usage>,
+        closed: Arc<AtomicBool>,
         dir: &std::path::Path,
         file_name: String,
         device: Option<u64>,
     ) -> Self {
         DocHandle {
             usage,
+            closed,
             device,
             checkpoint_path: dir.join(&file_name),
             log_path: dir.join(format!("{file_name}.wal")),
@@ -269,6 +273,9 @@ impl DocHandle {
 
     /// Makes one batch durable and applies it; every writer in it gets its answer.
     async fn commit(&self, engine: &mut Engine, batch: Vec<Pending>) {
+        if self.closed.load(Ordering::SeqCst) {
+            return fail_all(batch, || StoreError::Gone);
+        }
         if let Err(error) = self.ensure_loaded(engine).await {
             return fail_all(batch, || clone_error(&error));
         }
@@ -486,6 +493,9 @@ impl DocHandle {
 
     /// Loads the document from its checkpoint and log if it is not resident.
     async fn ensure_loaded(&self, engine: &mut Engine) -> Result<(), StoreError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Gone);
+        }
         if !matches!(
             *self.resident.read().unwrap_or_else(PoisonError::into_inner),
             Resident::Unloaded
@@ -642,6 +652,7 @@ fn clone_error(error: &StoreError) -> StoreError {
         StoreError::QuotaExceeded => StoreError::QuotaExceeded,
         StoreError::Io(io) => StoreError::Io(io::Error::new(io.kind(), io.to_string())),
         StoreError::Edit(edit) => StoreError::Edit(edit.clone()),
+        StoreError::Gone => StoreError::Gone,
     }
 }
 

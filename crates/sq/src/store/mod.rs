@@ -53,6 +53,9 @@ pub enum StoreError {
     /// The edit itself was refused by the phext engine.
     #[error(transparent)]
     Edit(#[from] phext::EditError),
+    /// The directory was detached (its tenant removed): nothing in it is served any more.
+    #[error("the directory is no longer served")]
+    Gone,
 }
 
 impl StoreError {
@@ -271,6 +274,8 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(path);
         if let Some(directory) = directory {
+            // First, so that no commit or load that starts from here on touches the files.
+            directory.close();
             for handle in directory.handles() {
                 if let Err(error) = handle.flush().await {
                     tracing::error!(%error, "checkpoint before archiving failed; the log stays beside it");

@@ -813,3 +813,35 @@ async fn renderings_are_kept_until_the_document_changes_and_charged_meanwhile() 
         "unloading releases the renderings too"
     );
 }
+
+/// A removed tenant's directory is detached before its files move: requests still under
+/// way with its handle must not load, write or recreate anything at the old path, where
+/// a new tenant may start.
+#[tokio::test]
+async fn a_detached_directory_is_never_touched_again() {
+    let (temp, data) = temp_with_data();
+    let store = open_store(settings()).await;
+    let old = store.directory(&data);
+    old.write(&name("doc"), &update("1", "old owner"), None)
+        .await
+        .unwrap();
+    store.detach(&data).await;
+    let archived = temp.path().join("archived");
+    std::fs::rename(&data, &archived).unwrap();
+    std::fs::create_dir(&data).unwrap();
+
+    let write = old.write(&name("doc"), &update("1", "late"), None).await;
+    assert!(matches!(write, Err(StoreError::Gone)), "{write:?}");
+    let read = old.read(&name("doc"), |d| d.len()).await;
+    assert!(matches!(read, Err(StoreError::Gone)), "{read:?}");
+    let other = old.write(&name("other"), &update("1", "late"), None).await;
+    assert!(matches!(other, Err(StoreError::Gone)), "{other:?}");
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
+
+    let fresh = store.directory(&data);
+    assert_eq!(select(&fresh, "doc", "1").await, "");
+    assert_eq!(
+        std::fs::read(archived.join("doc.phext")).unwrap(),
+        b"old owner"
+    );
+}

@@ -25,6 +25,19 @@ pub enum AdminError {
     /// A tenant of that name exists already.
     #[error("a tenant named '{0}' exists already")]
     Exists(String),
+    /// The new tenant's data directory already holds files.
+    #[error(
+        "the data directory {} of the new tenant '{name}' already holds files (a former \
+         tenant's?); a new tenant starts empty: move them away, or add the tenant to the \
+         config file by hand to adopt them",
+        dir.display()
+    )]
+    NotEmpty {
+        /// The tenant being created.
+        name: String,
+        /// Its data directory.
+        dir: PathBuf,
+    },
     /// The request itself is malformed.
     #[error("{0}")]
     Invalid(String),
@@ -111,6 +124,18 @@ impl MultiTenant {
         tenant: &str,
         change: impl FnOnce(&mut Vec<Map<String, Value>>, &config::Config) -> Result<T, AdminError>,
     ) -> Result<T, AdminError> {
+        self.edit_checked(action, tenant, change, |_, _| Ok(()))
+    }
+
+    /// Like [`MultiTenant::edit`], with `check` run on the validated result before
+    /// anything is created or written.
+    fn edit_checked<T>(
+        &self,
+        action: &str,
+        tenant: &str,
+        change: impl FnOnce(&mut Vec<Map<String, Value>>, &config::Config) -> Result<T, AdminError>,
+        check: impl FnOnce(&T, &config::Config) -> Result<(), AdminError>,
+    ) -> Result<T, AdminError> {
         let _one_at_a_time = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
         let current = config::load(&self.config_path, &self.base)?;
         let mut root = current.raw.clone();
@@ -130,6 +155,7 @@ impl MultiTenant {
         }
         let text = serde_json::to_vec_pretty(&root).map_err(|e| AdminError::Io(e.to_string()))?;
         let config = config::validate(root, &self.base)?;
+        check(&out, &config)?;
         config.create_directories()?;
         crate::store::RealDisk
             .replace(&self.config_path, &text)
@@ -176,7 +202,7 @@ impl MultiTenant {
                 "quota_mb must be a non-negative number".into(),
             ));
         }
-        self.edit("create", name, |entries, current| {
+        let change = |entries: &mut Vec<Map<String, Value>>, current: &config::Config| {
             if entries.iter().any(|e| name_of(e) == Some(name)) {
                 return Err(AdminError::Exists(name.into()));
             }
@@ -203,7 +229,18 @@ impl MultiTenant {
                 token,
                 data_dir,
             })
-        })
+        };
+        let starts_empty = |_: &Created, config: &config::Config| match config
+            .tenants
+            .iter()
+            .find(|t| t.name == name)
+        {
+            Some(entry) => check_starts_empty(name, &entry.data_dir),
+            None => Err(AdminError::Io(
+                "the new tenant is missing from the config".into(),
+            )),
+        };
+        self.edit_checked("create", name, change, starts_empty)
     }
 
     /// Issues a new token; the old ones stop working now, or after `grace_seconds`.
@@ -272,16 +309,54 @@ impl MultiTenant {
     }
 }
 
-/// Moves a removed tenant's data into `archive_root/<name>-<unix time>`; nothing is
-/// ever deleted.
+/// Moves a removed tenant's data into `archive_root/<name>-<unix time>` (with `-2`, `-3`…
+/// when that name is taken); nothing is ever deleted. The target is claimed by creating
+/// it empty first, so two archives of one name never meet, even within one second.
 pub fn archive(data_dir: &Path, archive_root: &Path, name: &str) -> Result<PathBuf, AdminError> {
-    std::fs::create_dir_all(archive_root)
-        .map_err(|e| AdminError::Io(format!("cannot create the archive: {e}")))?;
-    let target = archive_root.join(format!("{name}-{}", now_unix()));
-    std::fs::rename(data_dir, &target).map_err(|e| {
+    let unarchived = |e: std::io::Error| {
         AdminError::Io(format!(
             "tenant removed, but its data could not be archived and stays in place: {e}"
         ))
-    })?;
+    };
+    std::fs::create_dir_all(archive_root).map_err(unarchived)?;
+    let stem = format!("{name}-{}", now_unix());
+    let mut attempt = 1u32;
+    let target = loop {
+        let target = match attempt {
+            1 => archive_root.join(&stem),
+            n => archive_root.join(format!("{stem}-{n}")),
+        };
+        match std::fs::create_dir(&target) {
+            Ok(()) => break target,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 10_000 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(unarchived(e)),
+        }
+    };
+    // Renaming a directory over an empty one replaces it.
+    if let Err(error) = std::fs::rename(data_dir, &target) {
+        let _ = std::fs::remove_dir(&target);
+        return Err(unarchived(error));
+    }
     Ok(target)
+}
+
+/// A new tenant starts empty: its directory must not exist yet or hold nothing (a former
+/// tenant's data left in place by an archive that failed would otherwise be adopted).
+fn check_starts_empty(name: &str, dir: &Path) -> Result<(), AdminError> {
+    match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(AdminError::Io(format!(
+            "cannot inspect the data directory {}: {e}",
+            dir.display()
+        ))),
+        Ok(mut entries) => match entries.next() {
+            None => Ok(()),
+            Some(_) => Err(AdminError::NotEmpty {
+                name: name.to_owned(),
+                dir: dir.to_path_buf(),
+            }),
+        },
+    }
 }

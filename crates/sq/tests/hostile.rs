@@ -153,3 +153,74 @@ fn documents_beyond_the_maximum_still_load() {
         "Bad Request: invalid coordinate '1.1.1/1.1.1/1.1.10001'",
     );
 }
+
+/// A symlink (or any other non-regular file) inside a tenant directory is never followed:
+/// `alice/link.phext -> ../bob/secret.phext` must not let alice read or write bob's data.
+#[test]
+fn links_and_special_files_in_a_tenant_directory_are_refused() {
+    let s = Server::start_with(
+        |dir| {
+            write_config(
+                &dir.join("tenants.json"),
+                None,
+                &[
+                    ("alice-token", "alice", "data/alice"),
+                    ("bob-token", "bob", "data/bob"),
+                ],
+            );
+            let (alice, bob) = (dir.join("data/alice"), dir.join("data/bob"));
+            std::fs::create_dir_all(&alice).unwrap();
+            std::fs::create_dir_all(&bob).unwrap();
+            std::fs::write(bob.join("secret.phext"), b"bob's secret").unwrap();
+            std::os::unix::fs::symlink("../bob/secret.phext", alice.join("link.phext")).unwrap();
+            std::fs::write(alice.join("logged.phext"), b"alice's own").unwrap();
+            std::os::unix::fs::symlink("../bob/secret.phext", alice.join("logged.phext.wal"))
+                .unwrap();
+            std::fs::create_dir(alice.join("folder.phext")).unwrap();
+        },
+        &["--config", "tenants.json"],
+    );
+    for doc in ["link", "logged", "folder"] {
+        for verb in [
+            "select",
+            "get",
+            "toc",
+            "checksum",
+            "status",
+            "json-export",
+            "load",
+        ] {
+            s.get_with(&format!("/api/v2/{verb}?p={doc}&c=1"), &ALICE)
+                .expect(
+                    403,
+                    &format!("Forbidden: stored document {doc}.phext is not a regular file"),
+                );
+        }
+        s.request(
+            "POST",
+            &format!("/api/v2/update?p={doc}&c=1"),
+            &ALICE,
+            Some(b"overwrite"),
+        )
+        .expect(
+            403,
+            &format!("Forbidden: stored document {doc}.phext is not a regular file"),
+        );
+    }
+    let alice = s.dir.join("data/alice");
+    assert!(std::fs::symlink_metadata(alice.join("link.phext"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read(s.dir.join("data/bob/secret.phext")).unwrap(),
+        b"bob's secret"
+    );
+    assert_eq!(
+        std::fs::read(alice.join("logged.phext")).unwrap(),
+        b"alice's own"
+    );
+    // Other documents of the tenant are unaffected.
+    s.get_with("/api/v2/update?p=notes&c=1&s=fine", &ALICE)
+        .expect(200, "Updated 4 bytes");
+}

@@ -90,6 +90,10 @@ impl ApiError {
                 500,
                 format!("Internal Server Error: stored document {file} is not valid phext"),
             ),
+            ApiError::Store(StoreError::NotRegular { file }) => Response::text(
+                403,
+                format!("Forbidden: stored document {file} is not a regular file"),
+            ),
             ApiError::Store(StoreError::Io(_)) => Response::text(500, "Internal Server Error"),
             ApiError::ReloadFailed(reason) => {
                 Response::text(500, format!("Reload failed: {reason}"))

@@ -1,5 +1,10 @@
 //! The file operations the storage engine needs, behind a trait so tests can inject
 //! faults (disk full, I/O errors) exactly where they want them.
+//!
+//! The real disk opens every file with `O_NOFOLLOW` and serves only regular files: a
+//! symlink placed in a tenant directory (`alice/x.phext -> ../bob/secret.phext`, by an
+//! operator or a restore) must not hand one tenant another's data, and a FIFO or device
+//! must not hang or feed a read.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -61,6 +66,47 @@ pub trait InPlaceFile: Send {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RealDisk;
 
+/// The path names a symlink, a directory, a FIFO or anything else that is not a regular
+/// file: refused, never followed or read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotRegularFile;
+
+impl std::fmt::Display for NotRegularFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not a regular file")
+    }
+}
+
+impl std::error::Error for NotRegularFile {}
+
+impl NotRegularFile {
+    /// Whether `error` is this refusal.
+    pub fn is(error: &io::Error) -> bool {
+        error
+            .get_ref()
+            .is_some_and(|inner| inner.is::<NotRegularFile>())
+    }
+}
+
+/// Opens an existing regular file without following a symlink at `path` (nor blocking
+/// on a FIFO), refusing anything else.
+fn open_regular(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let refused = || io::Error::new(io::ErrorKind::InvalidInput, NotRegularFile);
+    let file = match options
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(error) if error.raw_os_error() == Some(libc::ELOOP) => return Err(refused()),
+        Err(error) => return Err(error),
+    };
+    if !file.metadata()?.file_type().is_file() {
+        return Err(refused());
+    }
+    Ok(file)
+}
+
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn parent(path: &Path) -> io::Result<&Path> {
@@ -74,11 +120,15 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 impl Disk for RealDisk {
     fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
-        match fs::read(path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error),
-        }
+        use std::io::Read;
+        let mut file = match open_regular(path, OpenOptions::new().read(true)) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let mut bytes = Vec::with_capacity(file.metadata().map_or(0, |m| m.len() as usize));
+        file.read_to_end(&mut bytes)?;
+        Ok(Some(bytes))
     }
 
     fn replace(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -93,7 +143,11 @@ impl Disk for RealDisk {
             TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         let result = (|| {
-            let mut file = File::create(&temp)?;
+            // A new file (O_EXCL): whatever sits at the temp name is never followed.
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)?;
             file.write_all(bytes)?;
             file.sync_all()?;
             fs::rename(&temp, path)?;
@@ -114,13 +168,13 @@ impl Disk for RealDisk {
     }
 
     fn open_log(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
-        let file = OpenOptions::new().append(true).open(path)?;
+        let file = open_regular(path, OpenOptions::new().append(true))?;
         Ok(Box::new(file))
     }
 
     fn open_in_place(&self, path: &Path) -> io::Result<Box<dyn InPlaceFile>> {
         // Not O_APPEND: Linux would append every positional write to the end.
-        let file = OpenOptions::new().write(true).open(path)?;
+        let file = open_regular(path, OpenOptions::new().write(true))?;
         Ok(Box::new(file))
     }
 
@@ -374,6 +428,32 @@ mod tests {
         assert_eq!(RealDisk.read(&path).unwrap().as_deref(), Some(&b"two"[..]));
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
         assert_eq!(RealDisk.read(&dir.path().join("absent")).unwrap(), None);
+    }
+
+    #[test]
+    fn only_regular_files_are_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.phext");
+        fs::write(&target, b"secret").unwrap();
+        let link = dir.path().join("link.phext");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let sub = dir.path().join("sub.phext");
+        fs::create_dir(&sub).unwrap();
+        let fifo = dir.path().join("fifo.phext");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo reads a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        for path in [&link, &sub, &fifo] {
+            let read = RealDisk.read(path).unwrap_err();
+            assert!(NotRegularFile::is(&read), "{path:?}: {read}");
+            assert!(RealDisk.open_log(path).is_err(), "{path:?}");
+            assert!(RealDisk.open_in_place(path).is_err(), "{path:?}");
+        }
+        assert_eq!(
+            RealDisk.read(&target).unwrap().as_deref(),
+            Some(&b"secret"[..])
+        );
+        assert_eq!(fs::read(&target).unwrap(), b"secret");
     }
 
     #[test]

@@ -507,7 +507,15 @@ impl DocHandle {
         let file_name = self.file_name.clone();
         let recovered = blocking(move || recover(&*disk, &checkpoint_path, &log_path, &file_name))
             .await
-            .map_err(StoreError::from_io)?;
+            .map_err(|error| {
+                if super::NotRegularFile::is(&error) {
+                    StoreError::NotRegular {
+                        file: self.file_name.clone(),
+                    }
+                } else {
+                    StoreError::from_io(error)
+                }
+            })?;
         let mut state = self
             .resident
             .write()
@@ -653,6 +661,7 @@ fn clone_error(error: &StoreError) -> StoreError {
         StoreError::Io(io) => StoreError::Io(io::Error::new(io.kind(), io.to_string())),
         StoreError::Edit(edit) => StoreError::Edit(edit.clone()),
         StoreError::Gone => StoreError::Gone,
+        StoreError::NotRegular { file } => StoreError::NotRegular { file: file.clone() },
     }
 }
 

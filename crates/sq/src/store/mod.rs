@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use directory::Directory;
-pub use disk::{Disk, FsSync, LogFile, RealDisk};
+pub use disk::{Disk, FsSync, LogFile, NotRegularFile, RealDisk};
 pub use edit::{Edit, EditOutcome};
 pub use name::{DocName, InvalidName};
 
@@ -53,6 +53,13 @@ pub enum StoreError {
     /// The edit itself was refused by the phext engine.
     #[error(transparent)]
     Edit(#[from] phext::EditError),
+    /// The document's file (or its log) is a symlink, a directory or another non-regular
+    /// file: refused, never followed.
+    #[error("stored document {file} is not a regular file")]
+    NotRegular {
+        /// The document's file name (never a full path).
+        file: String,
+    },
     /// The directory was detached (its tenant removed): nothing in it is served any more.
     #[error("the directory is no longer served")]
     Gone,

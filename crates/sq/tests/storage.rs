@@ -160,3 +160,74 @@ fn large_bodies_come_back_byte_for_byte() {
     assert_eq!(whole.status, 200);
     assert_eq!(whole.body, [b"\x17".as_slice(), text.as_bytes()].concat());
 }
+
+/// The id of a process that has exited.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+/// A kill during a checkpoint leaves its temp file behind; the next server removes such
+/// files when it first uses the directory, and nothing else.
+#[test]
+fn temp_files_a_crash_left_are_removed() {
+    let pid = dead_pid();
+    let stale = [
+        format!(".notes.phext.tmp-{pid}-0"),
+        format!(".notes.phext.wal.tmp-{pid}-3"),
+        format!("..phext.tmp-{pid}-7"),
+    ];
+    let kept = [
+        ".notes.phext.tmp-abc".to_owned(),
+        format!("notes.phext.tmp-{pid}-1"),
+        format!(".notes.txt.tmp-{pid}-1"),
+        "keep.txt".to_owned(),
+    ];
+    let s = Server::start_with(
+        |dir| {
+            let data = dir.join("store");
+            std::fs::create_dir(&data).unwrap();
+            for name in stale.iter().chain(&kept) {
+                std::fs::write(data.join(name), vec![b'x'; 4096]).unwrap();
+            }
+        },
+        &["--data-dir", "store"],
+    );
+    s.get("/api/v2/select?p=notes&c=1").expect(200, "");
+    let mut left: Vec<String> = std::fs::read_dir(s.dir.join("store"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with(".sq.journal"))
+        .collect();
+    left.sort();
+    let mut expected = kept.to_vec();
+    expected.sort();
+    assert_eq!(left, expected);
+}
+
+/// The same beside a multi-tenant config: temp files of admin edits.
+#[test]
+fn temp_files_of_config_edits_are_removed_at_start() {
+    let pid = dead_pid();
+    let stale = format!(".tenants.json.tmp-{pid}-2");
+    let s = Server::start_with(
+        |dir| {
+            write_config(&dir.join("tenants.json"), None, &[("t", "a", "data/a")]);
+            std::fs::write(dir.join(&stale), b"{\"tenants\": {").unwrap();
+            std::fs::write(dir.join(format!(".sq.journal.tmp-{pid}-0")), b"").unwrap();
+        },
+        &["--config", "tenants.json"],
+    );
+    s.get_with("/api/v2/version", &[("Authorization", "t")])
+        .expect(200, env!("CARGO_PKG_VERSION"));
+    let names: Vec<String> = std::fs::read_dir(&s.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.contains(".tmp-")),
+        "stale temp files left: {names:?}"
+    );
+}

@@ -60,6 +60,9 @@ pub fn run(args: HostArgs) -> Result<(), String> {
     })
     .map_err(|e| format!("cannot recover the journal: {e}"))?;
     let store = Arc::new(store);
+    if let Some((path, _)) = &loaded {
+        sweep_config_temp_files(path);
+    }
     let tenancy = match (loaded, single_dir) {
         (Some((path, loaded)), _) => Tenancy::multi(path, cwd.clone(), loaded, store.clone()),
         (None, dir) => Tenancy::single(
@@ -128,6 +131,20 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Removes temp files an admin edit left beside the config when the server was killed
+/// between writing and renaming them.
+fn sweep_config_temp_files(config: &std::path::Path) {
+    let (Some(dir), Some(name)) = (config.parent(), config.file_name().and_then(|n| n.to_str()))
+    else {
+        return;
+    };
+    match crate::store::remove_stale_temp_files(dir, |target| target == name) {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed temp files of the config a crash left"),
+        Err(error) => tracing::warn!(%error, "cannot look for stale temp files of the config"),
+    }
 }
 
 /// Logs go to stderr through a buffered background writer ([`log_sink`]): one line per

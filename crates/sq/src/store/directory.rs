@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, Once, PoisonError};
 
 use phext::Document;
 
+use super::disk::remove_stale_temp_files;
 use super::document::DocHandle;
 use super::edit::{Edit, EditOutcome};
 use super::name::DocName;
@@ -20,10 +21,46 @@ pub struct Directory {
     /// The filesystem the directory is on, registered for group commit.
     device: Option<u64>,
     shared: Arc<Shared>,
-    usage: Arc<Usage>,
-    /// Set when the directory is detached; its handles then refuse to load or commit.
-    closed: Arc<AtomicBool>,
+    state: Arc<DirState>,
     documents: Mutex<HashMap<DocName, Arc<DocHandle>>>,
+}
+
+/// What a directory's document handles share with it.
+pub(crate) struct DirState {
+    path: PathBuf,
+    /// Storage accounting of every document in it.
+    pub(crate) usage: Usage,
+    /// Set when the directory is detached; its handles then refuse to load or commit.
+    closed: AtomicBool,
+    /// Stale temp files are removed once, before the first document is read.
+    swept: Once,
+}
+
+impl DirState {
+    /// Whether the directory was detached.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Removes the temp files of checkpoints and new logs that a crash left behind, once
+    /// per directory and process, before its first document is loaded (so none of ours
+    /// can be under way). Blocking: call off the async workers.
+    pub(crate) fn sweep_once(&self) {
+        self.swept.call_once(|| {
+            let is_document = |target: &str| {
+                target.ends_with(".phext") || target.ends_with(".phext.wal")
+            };
+            match remove_stale_temp_files(&self.path, is_document) {
+                Ok(0) => {}
+                Ok(removed) => {
+                    tracing::info!(dir = %self.path.display(), removed, "removed temp files a crash left behind")
+                }
+                Err(error) => {
+                    tracing::warn!(dir = %self.path.display(), %error, "cannot look for stale temp files")
+                }
+            }
+        });
+    }
 }
 
 impl Directory {
@@ -40,10 +77,14 @@ impl Directory {
             }
         };
         Directory {
-            path,
+            path: path.clone(),
             device,
-            usage: Arc::default(),
-            closed: Arc::default(),
+            state: Arc::new(DirState {
+                path,
+                usage: Usage::default(),
+                closed: AtomicBool::new(false),
+                swept: Once::new(),
+            }),
             shared,
             documents: Mutex::new(HashMap::new()),
         }
@@ -59,8 +100,7 @@ impl Directory {
             .or_insert_with(|| {
                 Arc::new(DocHandle::new(
                     self.shared.clone(),
-                    self.usage.clone(),
-                    self.closed.clone(),
+                    self.state.clone(),
                     &self.path,
                     name.file_name(),
                     self.device,
@@ -104,7 +144,7 @@ impl Directory {
     /// Bytes stored: the canonical size of every document (the directory is scanned once,
     /// then kept current).
     pub async fn usage(&self) -> Result<u64, StoreError> {
-        if let Some(total) = self.usage.total() {
+        if let Some(total) = self.state.usage.total() {
             return Ok(total);
         }
         let exact: Vec<(String, u64)> = self
@@ -115,8 +155,8 @@ impl Directory {
                     .map(|size| (h.file_name().to_owned(), size))
             })
             .collect();
-        let (usage, path) = (self.usage.clone(), self.path.clone());
-        tokio::task::spawn_blocking(move || usage.ensure(&path, &exact))
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || state.usage.ensure(&state.path, &exact))
             .await
             .unwrap_or_else(|join| Err(std::io::Error::other(join.to_string())))
             .map_err(StoreError::from_io)
@@ -124,7 +164,7 @@ impl Directory {
 
     /// Bytes stored, if already known (never scans).
     pub fn known_usage(&self) -> Option<u64> {
-        self.usage.total()
+        self.state.usage.total()
     }
 
     /// Discards the resident state and reads the document again from disk.
@@ -134,7 +174,7 @@ impl Directory {
 
     /// Stops serving the directory: from now on no document in it is loaded or written.
     pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
+        self.state.closed.store(true, Ordering::SeqCst);
     }
 
     /// Every handle, for eviction and shutdown.

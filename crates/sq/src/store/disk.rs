@@ -109,6 +109,63 @@ fn open_regular(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The name of the temp file that [`Disk::replace`] writes before renaming it to
+/// `file_name`: `.<file_name>.tmp-<pid>-<n>`.
+fn temp_name(file_name: &str) -> String {
+    format!(
+        ".{file_name}.tmp-{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The file a temp file of [`Disk::replace`] was to become, and the id of the process
+/// that wrote it, if `name` is one.
+pub fn temp_file_target(name: &str) -> Option<(&str, u32)> {
+    let (target, suffix) = name.strip_prefix('.')?.rsplit_once(".tmp-")?;
+    let (pid, counter) = suffix.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if target.is_empty() || !digits(pid) || !digits(counter) {
+        return None;
+    }
+    Some((target, pid.parse().ok()?))
+}
+
+/// Whether another process with this id is running (it may be a server still writing
+/// its temp file). Our own id counts as not running: callers sweep before we write.
+fn another_process_runs(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return false;
+    }
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    alive || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Removes the regular files in `dir` that are temp files of [`Disk::replace`] for a
+/// target `accept` recognises and whose writer is gone (a crash between their creation
+/// and their rename leaves them for good), and returns how many went. Call before this
+/// process replaces any such target in `dir`: the id it writes in its names may be the
+/// same as a crashed predecessor's (a container's first process, say).
+pub fn remove_stale_temp_files(dir: &Path, accept: impl Fn(&str) -> bool) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some((target, pid)) = name.to_str().and_then(temp_file_target) else {
+            continue;
+        };
+        if accept(target) && !another_process_runs(pid) && entry.file_type()?.is_file() {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 fn parent(path: &Path) -> io::Result<&Path> {
     path.parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no directory"))
@@ -136,12 +193,7 @@ impl Disk for RealDisk {
         let file_name = path
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-        let temp = dir.join(format!(
-            ".{}.tmp-{}-{}",
-            file_name.to_string_lossy(),
-            std::process::id(),
-            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        let temp = dir.join(temp_name(&file_name.to_string_lossy()));
         let result = (|| {
             // A new file (O_EXCL): whatever sits at the temp name is never followed.
             let mut file = OpenOptions::new()
@@ -428,6 +480,71 @@ mod tests {
         assert_eq!(RealDisk.read(&path).unwrap().as_deref(), Some(&b"two"[..]));
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
         assert_eq!(RealDisk.read(&dir.path().join("absent")).unwrap(), None);
+    }
+
+    #[test]
+    fn stale_temp_files_are_told_apart() {
+        let ours = std::process::id();
+        assert_eq!(
+            temp_file_target(&temp_name("a.phext")),
+            Some(("a.phext", ours))
+        );
+        assert_eq!(temp_file_target("..phext.tmp-12-0"), Some((".phext", 12)));
+        assert_eq!(
+            temp_file_target(".x.phext.wal.tmp-1-2"),
+            Some(("x.phext.wal", 1))
+        );
+        for other in [
+            "x.phext.tmp-1-2",
+            ".x.phext.tmp-1",
+            ".x.phext.tmp-a-2",
+            ".x.phext.tmp-1-2-3",
+            ".x.phext.tmp--2",
+            "..tmp-1-2",
+            ".x.phext",
+        ] {
+            assert_eq!(temp_file_target(other), None, "{other}");
+        }
+        // A process that has exited, ours, and a live one (a second server's temp file).
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let gone_pid = gone.id();
+        gone.wait().unwrap();
+        let mut live = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            format!(".a.phext.tmp-{gone_pid}-1"),
+            format!(".b.phext.tmp-{ours}-1"),
+            format!(".c.phext.tmp-{}-1", live.id()),
+            ".a.phext.tmp-x".to_owned(),
+            format!(".tenants.json.tmp-{gone_pid}-1"),
+            "a.phext".to_owned(),
+        ];
+        for name in &names {
+            fs::write(dir.path().join(name), b"").unwrap();
+        }
+        fs::create_dir(dir.path().join(format!(".d.phext.tmp-{gone_pid}-2"))).unwrap();
+        let removed =
+            remove_stale_temp_files(dir.path(), |target| target.ends_with(".phext")).unwrap();
+        let _ = live.kill();
+        let _ = live.wait();
+        assert_eq!(removed, 2);
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut expected = vec![
+            names[2].clone(),
+            names[3].clone(),
+            names[4].clone(),
+            names[5].clone(),
+            format!(".d.phext.tmp-{gone_pid}-2"),
+        ];
+        expected.sort();
+        assert_eq!(left, expected);
     }
 
     #[test]

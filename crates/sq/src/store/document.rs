@@ -9,16 +9,16 @@
 use std::collections::HashSet;
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use bytes::Bytes;
 use phext::{Coordinate, Document};
 use tokio::sync::oneshot;
 
+use super::directory::DirState;
 use super::disk::LogFile;
 use super::edit::{Edit, EditOutcome};
-use super::usage::Usage;
 use super::wal::{self, Base, Contents};
 use super::{Shared, StoreError, SyncMode};
 
@@ -69,10 +69,8 @@ pub struct DocHandle {
     checkpoint_path: PathBuf,
     log_path: PathBuf,
     shared: Arc<Shared>,
-    /// The directory's storage accounting.
-    usage: Arc<Usage>,
-    /// Set when the directory is detached: nothing is loaded or committed any more.
-    closed: Arc<AtomicBool>,
+    /// The directory's accounting and state.
+    dir: Arc<DirState>,
     resident: RwLock<Resident>,
     /// Renderings of the resident state (toc, checksum) kept until it changes; filled
     /// under the read lock and cleared under the write lock, so never stale.
@@ -109,18 +107,16 @@ async fn blocking<T: Send + 'static>(
 impl DocHandle {
     pub(crate) fn new(
         shared: Arc<Shared>,
-        usage: Arc<Usage>,
-        closed: Arc<AtomicBool>,
-        dir: &std::path::Path,
+        dir: Arc<DirState>,
+        path: &std::path::Path,
         file_name: String,
         device: Option<u64>,
     ) -> Self {
         DocHandle {
-            usage,
-            closed,
+            dir,
             device,
-            checkpoint_path: dir.join(&file_name),
-            log_path: dir.join(format!("{file_name}.wal")),
+            checkpoint_path: path.join(&file_name),
+            log_path: path.join(format!("{file_name}.wal")),
             file_name,
             shared,
             resident: RwLock::new(Resident::Unloaded),
@@ -273,7 +269,7 @@ impl DocHandle {
 
     /// Makes one batch durable and applies it; every writer in it gets its answer.
     async fn commit(&self, engine: &mut Engine, batch: Vec<Pending>) {
-        if self.closed.load(Ordering::SeqCst) {
+        if self.dir.is_closed() {
             return fail_all(batch, || StoreError::Gone);
         }
         if let Err(error) = self.ensure_loaded(engine).await {
@@ -359,17 +355,17 @@ impl DocHandle {
             let _ = pending.reply.send(outcome);
         }
         let charge = charge_of(doc);
-        self.usage.set(&self.file_name, doc.serialized_len());
+        self.dir.usage.set(&self.file_name, doc.serialized_len());
         drop(state);
         self.recharge(engine, charge);
     }
 
     /// The directory's storage in use, scanning it the first time.
     async fn usage_now(&self) -> Result<u64, StoreError> {
-        if let Some(total) = self.usage.total() {
+        if let Some(total) = self.dir.usage.total() {
             return Ok(total);
         }
-        let usage = self.usage.clone();
+        let state = self.dir.clone();
         let dir = self
             .checkpoint_path
             .parent()
@@ -379,7 +375,7 @@ impl DocHandle {
             .resident_size()
             .map(|size| vec![(self.file_name.clone(), size)])
             .unwrap_or_default();
-        blocking(move || usage.ensure(&dir, &exact))
+        blocking(move || state.usage.ensure(&dir, &exact))
             .await
             .map_err(StoreError::from_io)
     }
@@ -493,7 +489,7 @@ impl DocHandle {
 
     /// Loads the document from its checkpoint and log if it is not resident.
     async fn ensure_loaded(&self, engine: &mut Engine) -> Result<(), StoreError> {
-        if self.closed.load(Ordering::SeqCst) {
+        if self.dir.is_closed() {
             return Err(StoreError::Gone);
         }
         if !matches!(
@@ -504,18 +500,21 @@ impl DocHandle {
         }
         let disk = self.shared.disk.clone();
         let (checkpoint_path, log_path) = (self.checkpoint_path.clone(), self.log_path.clone());
-        let file_name = self.file_name.clone();
-        let recovered = blocking(move || recover(&*disk, &checkpoint_path, &log_path, &file_name))
-            .await
-            .map_err(|error| {
-                if super::NotRegularFile::is(&error) {
-                    StoreError::NotRegular {
-                        file: self.file_name.clone(),
-                    }
-                } else {
-                    StoreError::from_io(error)
+        let (file_name, dir) = (self.file_name.clone(), self.dir.clone());
+        let recovered = blocking(move || {
+            dir.sweep_once();
+            recover(&*disk, &checkpoint_path, &log_path, &file_name)
+        })
+        .await
+        .map_err(|error| {
+            if super::NotRegularFile::is(&error) {
+                StoreError::NotRegular {
+                    file: self.file_name.clone(),
                 }
-            })?;
+            } else {
+                StoreError::from_io(error)
+            }
+        })?;
         let mut state = self
             .resident
             .write()
@@ -528,7 +527,7 @@ impl DocHandle {
                 log_id,
             } => {
                 let charge = charge_of(&doc);
-                self.usage.set(&self.file_name, doc.serialized_len());
+                self.dir.usage.set(&self.file_name, doc.serialized_len());
                 self.forget_rendered();
                 *state = Resident::Loaded(doc);
                 drop(state);

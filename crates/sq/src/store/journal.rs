@@ -301,6 +301,13 @@ impl Journal {
         let mut lock_path = path.clone().into_os_string();
         lock_path.push(".lock");
         let lock = lock_exclusively(Path::new(&lock_path))?;
+        // Ours now: a temp file of an earlier server's start-over can go.
+        if let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+        {
+            if let Err(error) = super::disk::remove_stale_temp_files(dir, |t| t == name) {
+                tracing::warn!(%error, "cannot look for stale temp files of the journal");
+            }
+        }
         let (_, nonce) = recover(&*disk, &path)?;
         let file = disk.open_in_place(&path)?;
         let allocated = file.len()?;

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use directory::Directory;
-pub use disk::{Disk, FsSync, LogFile, NotRegularFile, RealDisk};
+pub use disk::{remove_stale_temp_files, Disk, FsSync, LogFile, NotRegularFile, RealDisk};
 pub use edit::{Edit, EditOutcome};
 pub use name::{DocName, InvalidName};
 

@@ -231,3 +231,26 @@ fn temp_files_of_config_edits_are_removed_at_start() {
         "stale temp files left: {names:?}"
     );
 }
+
+/// Contract §10.18: a document that stops changing is checkpointed within seconds, so a
+/// copy of a running server's directory (or any phext tool) sees every write.
+#[test]
+fn an_idle_document_reaches_its_phext_file_within_seconds() {
+    let s = Server::start(&["--idle-checkpoint-secs", "1"]);
+    s.get("/api/v2/update?p=idle&c=1&s=written")
+        .expect(200, "Updated 7 bytes");
+    s.get("/api/v2/insert?p=idle&c=2&s=+and+more")
+        .expect(200, "Inserted 9 bytes");
+    let (phext, wal) = (s.dir.join("idle.phext"), s.dir.join("idle.phext.wal"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read(&phext).ok().as_deref() != Some(&b"written\x17 and more"[..])
+        || wal.exists()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the .phext file never caught up with the log"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    s.get("/api/v2/select?p=idle&c=2").expect(200, " and more");
+}

@@ -56,6 +56,8 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         checkpoint_bytes: args.checkpoint_kb.saturating_mul(1024),
         max_resident_bytes: args.max_resident_mb.saturating_mul(1024 * 1024),
         journal: (args.sync == Sync::Batch).then_some(journal),
+        idle_checkpoint: (args.idle_checkpoint_secs > 0)
+            .then(|| Duration::from_secs(args.idle_checkpoint_secs)),
         ..StoreSettings::default()
     })
     .map_err(|e| format!("cannot recover the journal: {e}"))?;
@@ -126,6 +128,7 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         tokio::spawn(reload_on_sighup(hangup, tenancy.clone()));
 
         tokio::spawn(store.clone().run_evictor());
+        tokio::spawn(store.clone().run_idle_checkpoints());
         serve(listener, app, limits, shutdown).await;
         store.checkpoint_all().await;
         tracing::info!("stopped");

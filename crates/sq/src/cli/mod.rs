@@ -79,6 +79,11 @@ pub struct HostArgs {
     /// and than the document.
     #[arg(long, default_value_t = 4096)]
     pub checkpoint_kb: u64,
+    /// A document is folded into its .phext file once it has gone this many seconds
+    /// without a write, so the files are current whenever the server is quiet (0: only
+    /// when its log is long, on eviction and at shutdown).
+    #[arg(long, default_value_t = 5)]
+    pub idle_checkpoint_secs: u64,
     /// Failed authentications allowed per client address per minute before it gets 429
     /// (0: no limit).
     #[arg(long, default_value_t = 60)]

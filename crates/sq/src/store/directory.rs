@@ -98,13 +98,16 @@ impl Directory {
         documents
             .entry(name.clone())
             .or_insert_with(|| {
-                Arc::new(DocHandle::new(
-                    self.shared.clone(),
-                    self.state.clone(),
-                    &self.path,
-                    name.file_name(),
-                    self.device,
-                ))
+                Arc::new_cyclic(|me| {
+                    DocHandle::new(
+                        self.shared.clone(),
+                        self.state.clone(),
+                        &self.path,
+                        name.file_name(),
+                        self.device,
+                        me.clone(),
+                    )
+                })
             })
             .clone()
     }

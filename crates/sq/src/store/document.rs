@@ -9,8 +9,8 @@
 use std::collections::HashSet;
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use bytes::Bytes;
 use phext::{Coordinate, Document};
@@ -78,6 +78,12 @@ pub struct DocHandle {
     queue: Mutex<Vec<Pending>>,
     engine: tokio::sync::Mutex<Engine>,
     last_used: AtomicU64,
+    /// This handle, for announcing itself to the idle checkpointer.
+    me: Weak<DocHandle>,
+    /// When a write last changed the log.
+    last_write: Mutex<Option<tokio::time::Instant>>,
+    /// Announced to the idle checkpointer and not yet checkpointed by it.
+    idle_announced: AtomicBool,
 }
 
 /// What recovery found on disk.
@@ -111,8 +117,12 @@ impl DocHandle {
         path: &std::path::Path,
         file_name: String,
         device: Option<u64>,
+        me: Weak<DocHandle>,
     ) -> Self {
         DocHandle {
+            me,
+            last_write: Mutex::new(None),
+            idle_announced: AtomicBool::new(false),
             dir,
             device,
             checkpoint_path: path.join(&file_name),
@@ -339,6 +349,7 @@ impl DocHandle {
                 let error = StoreError::from_io(error);
                 return fail_all(batch, || clone_error(&error));
             }
+            self.note_write();
         }
         let mut state = self
             .resident
@@ -567,6 +578,34 @@ impl DocHandle {
         let disk = self.shared.disk.clone();
         let path = self.log_path.clone();
         blocking(move || disk.remove(&path)).await
+    }
+
+    /// Records a write to the log, and announces the document to the idle checkpointer
+    /// if this is its first since the last idle checkpoint.
+    fn note_write(&self) {
+        *lock(&self.last_write) = Some(tokio::time::Instant::now());
+        if let Some(idle) = &self.shared.idle {
+            if !self.idle_announced.swap(true, Ordering::AcqRel) {
+                idle.announce(self.me.clone());
+            }
+        }
+    }
+
+    /// When a write last changed the log, if ever.
+    pub(crate) fn last_write(&self) -> Option<tokio::time::Instant> {
+        *lock(&self.last_write)
+    }
+
+    /// The idle checkpointer's turn: fold the log into the `.phext`. A write from here on
+    /// announces the document again.
+    pub(crate) async fn checkpoint_idle(&self) {
+        self.idle_announced.store(false, Ordering::Release);
+        if self.dir.is_closed() {
+            return;
+        }
+        if let Err(error) = self.flush().await {
+            tracing::warn!(file = %self.file_name, %error, "idle checkpoint failed; the log keeps every write");
+        }
     }
 
     /// Checkpoints if the log holds anything (eviction, shutdown).

@@ -14,6 +14,7 @@ mod directory;
 mod disk;
 mod document;
 mod edit;
+mod idle;
 mod journal;
 mod name;
 mod usage;
@@ -105,6 +106,10 @@ pub struct StoreSettings {
     pub journal: Option<PathBuf>,
     /// The journal starts over (after syncing every log) past this size.
     pub journal_max_bytes: u64,
+    /// A document is checkpointed once it has gone this long without a write (`None`:
+    /// only when its log is long, when it is evicted, and at shutdown). Needs
+    /// [`Store::run_idle_checkpoints`] running.
+    pub idle_checkpoint: Option<std::time::Duration>,
 }
 
 impl Default for StoreSettings {
@@ -115,6 +120,7 @@ impl Default for StoreSettings {
             max_resident_bytes: 512 * 1024 * 1024,
             journal: None,
             journal_max_bytes: 64 * 1024 * 1024,
+            idle_checkpoint: Some(std::time::Duration::from_secs(5)),
         }
     }
 }
@@ -151,6 +157,8 @@ pub(crate) struct Shared {
     pub(crate) budget: Budget,
     pub(crate) committer: Arc<commit::Committer>,
     pub(crate) journal: Option<Arc<journal::Journal>>,
+    /// Documents waiting for their idle checkpoint.
+    pub(crate) idle: Option<idle::IdleCheckpoints>,
     /// A logical clock for least-recently-used order.
     pub(crate) tick: AtomicU64,
 }
@@ -187,6 +195,7 @@ impl Store {
         };
         Ok(Store {
             shared: Arc::new(Shared {
+                idle: settings.idle_checkpoint.map(idle::IdleCheckpoints::new),
                 disk,
                 settings,
                 budget,
@@ -233,6 +242,15 @@ impl Store {
             self.shared.budget.over.notified().await;
             self.evict_to(self.shared.settings.max_resident_bytes / 10 * 9)
                 .await;
+        }
+    }
+
+    /// Checkpoints documents once they stop changing (see
+    /// [`StoreSettings::idle_checkpoint`]); runs until the store is dropped. Spawn it once
+    /// on the runtime.
+    pub async fn run_idle_checkpoints(self: Arc<Self>) {
+        if let Some(idle) = &self.shared.idle {
+            idle.run().await;
         }
     }
 

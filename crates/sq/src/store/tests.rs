@@ -845,3 +845,43 @@ async fn a_detached_directory_is_never_touched_again() {
         b"old owner"
     );
 }
+
+/// Polls `probe` every 20 ms for up to 10 s.
+async fn eventually(what: &str, mut probe: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if probe() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_document_is_checkpointed_after_its_last_write() {
+    let (_temp, data) = temp_with_data();
+    let store = Arc::new(
+        open_store(StoreSettings {
+            idle_checkpoint: Some(std::time::Duration::from_millis(200)),
+            ..settings()
+        })
+        .await,
+    );
+    tokio::spawn(store.clone().run_idle_checkpoints());
+    let dir = store.directory(&data);
+    let (phext, wal) = (data.join("doc.phext"), data.join("doc.phext.wal"));
+    for text in ["first", "second"] {
+        dir.write(&name("doc"), &update("1", text), None)
+            .await
+            .unwrap();
+        dir.write(&name("doc"), &update("2", "x"), None)
+            .await
+            .unwrap();
+        let expected = format!("{text}\x17x");
+        eventually("the .phext to hold every write", || {
+            std::fs::read(&phext).ok().as_deref() == Some(expected.as_bytes()) && !wal.exists()
+        })
+        .await;
+    }
+    assert_eq!(select(&dir, "doc", "1").await, "second");
+}

@@ -320,6 +320,9 @@ pub mod faulty {
         pub sync_failures_left: Option<u32>,
         /// Fail every checkpoint (replacement of a `.phext` file) with this raw OS error.
         pub checkpoint: Option<i32>,
+        /// Fail every replacement of any file (a new log, a checkpoint, a new journal)
+        /// with this raw OS error, as a disk without a free block does.
+        pub replace: Option<i32>,
     }
 
     /// The real disk, failing where [`Faults`] says, and counting syncs.
@@ -350,6 +353,7 @@ pub mod faulty {
             if path.extension().is_some_and(|e| e == "phext") {
                 self.check(|f| f.checkpoint)?;
             }
+            self.check(|f| f.replace)?;
             RealDisk.replace(path, bytes)
         }
 

@@ -72,7 +72,8 @@ fn layout(bytes: &[u8]) -> Option<(usize, u64)> {
 
 /// What only the syncer thread touches: the file and where the next entries go.
 struct Writer {
-    file: Box<dyn InPlaceFile>,
+    /// The open journal; `None` until it could be created (start-up on a full disk).
+    file: Option<Box<dyn InPlaceFile>>,
     /// Where the next entry goes.
     end: u64,
     /// The file's length: zeroed (or left-over) space past `end` is written in place.
@@ -83,6 +84,7 @@ struct Writer {
     broken: bool,
     max_bytes: u64,
     path: PathBuf,
+    disk: Arc<dyn Disk>,
     committer: Arc<Committer>,
 }
 
@@ -207,11 +209,15 @@ pub(crate) fn entries(bytes: &[u8]) -> Vec<Entry<'_>> {
     out
 }
 
-/// Replays the journal at `path` into the document logs it names, makes them durable,
-/// and starts the journal over under a new nonce, which it returns with how many entries
-/// were replayed. Entries for logs that are gone (checkpointed) or were replaced (another
-/// log id) are skipped.
-pub(crate) fn recover(disk: &dyn Disk, path: &Path) -> io::Result<(usize, u64)> {
+/// A document log as recovery found it, and where the journal's entries first differ
+/// from what the file holds.
+struct Patched {
+    content: Vec<u8>,
+    from: Option<usize>,
+}
+
+/// The journal's bytes (empty if absent), refusing a damaged header.
+fn read_checked(disk: &dyn Disk, path: &Path) -> io::Result<Vec<u8>> {
     let bytes = disk.read(path)?.unwrap_or_default();
     if bytes.starts_with(MAGIC) && layout(&bytes).is_none() {
         // Headers are written whole (a rename, or one sector in place): this is damage,
@@ -225,34 +231,42 @@ pub(crate) fn recover(disk: &dyn Disk, path: &Path) -> io::Result<(usize, u64)> 
             ),
         ));
     }
-    let mut logs: HashMap<PathBuf, Option<(Vec<u8>, bool)>> = HashMap::new();
+    Ok(bytes)
+}
+
+/// Replays the entries of `bytes` into the logs they name and makes those logs durable.
+fn replay(disk: &dyn Disk, path: &Path, bytes: &[u8]) -> io::Result<usize> {
+    let mut logs: HashMap<PathBuf, Option<Patched>> = HashMap::new();
     let mut replayed = 0;
-    let found = entries(&bytes);
+    let found = entries(bytes);
     if found.is_empty() && !bytes.is_empty() && !bytes.starts_with(MAGIC) {
         tracing::warn!(path = %path.display(), "the journal holds no readable entry");
     }
     for entry in found {
         if !logs.contains_key(&entry.path) {
-            let content = disk.read(&entry.path)?.map(|content| (content, false));
+            let content = disk.read(&entry.path)?.map(|content| Patched {
+                content,
+                from: None,
+            });
             logs.insert(entry.path.clone(), content);
         }
-        let Some(Some((content, dirty))) = logs.get_mut(&entry.path) else {
+        let Some(Some(log)) = logs.get_mut(&entry.path) else {
             continue;
         };
-        if wal::log_id(content) != Some(entry.log_id) {
+        if wal::log_id(&log.content) != Some(entry.log_id) {
             continue;
         }
         let start = usize::try_from(entry.offset).unwrap_or(usize::MAX);
         let Some(end) = start.checked_add(entry.records.len()) else {
             continue;
         };
-        if start < wal::HEADER_LEN || start > content.len() {
+        if start < wal::HEADER_LEN || start > log.content.len() {
             continue;
         }
-        if content.get(start..end) != Some(entry.records) {
-            content.truncate(start);
-            content.extend_from_slice(entry.records);
-            *dirty = true;
+        if log.content.get(start..end) != Some(entry.records) {
+            log.content.truncate(start);
+            log.content.extend_from_slice(entry.records);
+            log.from = Some(log.from.map_or(start, |from| from.min(start)));
         }
         replayed += 1;
     }
@@ -261,10 +275,13 @@ pub(crate) fn recover(disk: &dyn Disk, path: &Path) -> io::Result<(usize, u64)> 
     // filesystem sync for each filesystem they are on.
     let mut filesystems: HashMap<u64, Arc<dyn FsSync>> = HashMap::new();
     let mut dirs_seen = HashSet::new();
-    for (log_path, content) in &logs {
-        match content {
-            Some((content, true)) => disk.replace(log_path, content)?,
-            Some((_, false)) => {
+    for (log_path, log) in &logs {
+        match log {
+            Some(Patched {
+                content,
+                from: Some(from),
+            }) => patch_in_place(disk, log_path, content, *from)?,
+            Some(_) => {
                 let dir = log_path.parent().unwrap_or(Path::new("."));
                 if dirs_seen.insert(dir) {
                     let (device, handle) = disk.filesystem(dir)?;
@@ -283,13 +300,44 @@ pub(crate) fn recover(disk: &dyn Disk, path: &Path) -> io::Result<(usize, u64)> 
             "replayed the journal into the document logs"
         );
     }
-    let nonce = rand::random();
-    disk.replace(path, &header(nonce))?;
-    Ok((replayed, nonce))
+    Ok(replayed)
+}
+
+/// Makes the log at `path` hold `content`, which agrees with the file before `from`:
+/// only the part from there is written (a crash meanwhile leaves the journal to redo it).
+fn patch_in_place(disk: &dyn Disk, path: &Path, content: &[u8], from: usize) -> io::Result<()> {
+    let mut file = disk.open_in_place(path)?;
+    file.write_at(from as u64, &content[from..])?;
+    if file.len()? > content.len() as u64 {
+        file.truncate(content.len() as u64)?;
+    }
+    file.sync()
+}
+
+/// Starts the journal file over under `nonce`: the header is written in place when the
+/// file is long enough (within one sector, so whole; needs no free space), else the file
+/// is created with it.
+fn start_over_file(disk: &dyn Disk, path: &Path, len: usize, nonce: u64) -> io::Result<()> {
+    if len < HEADER_LEN as usize {
+        return disk.replace(path, &header(nonce));
+    }
+    let mut file = disk.open_in_place(path)?;
+    file.write_at(0, &header(nonce))?;
+    file.sync()
+}
+
+fn is_no_space(error: &io::Error) -> bool {
+    kind_of(error) == io::ErrorKind::StorageFull
 }
 
 impl Journal {
     /// Recovers the journal at `path` and starts its syncer thread.
+    ///
+    /// Recovery replays every entry into the document log it names (entries for logs that
+    /// are gone, checkpointed, or replaced by another log id are skipped), makes those logs
+    /// durable, and starts the journal over under a new nonce. It needs no free space
+    /// unless a log lost its tail (a power cut): logs are patched in place from where they
+    /// differ, and the header is written in place.
     pub(crate) fn open(
         path: PathBuf,
         max_bytes: u64,
@@ -308,9 +356,24 @@ impl Journal {
                 tracing::warn!(%error, "cannot look for stale temp files of the journal");
             }
         }
-        let (_, nonce) = recover(&*disk, &path)?;
-        let file = disk.open_in_place(&path)?;
-        let allocated = file.len()?;
+        let bytes = read_checked(&*disk, &path)?;
+        replay(&*disk, &path, &bytes)?;
+        let nonce = rand::random();
+        // A journal that cannot even be created on a full disk is created by the first
+        // write that finds room: reads are served meanwhile.
+        let file = match start_over_file(&*disk, &path, bytes.len(), nonce) {
+            Ok(()) => Some(disk.open_in_place(&path)?),
+            Err(error) if is_no_space(&error) => {
+                tracing::warn!(path = %path.display(), %error, "no room to create the journal; writes wait for room");
+                None
+            }
+            Err(error) => return Err(error),
+        };
+        drop(bytes);
+        let allocated = match &file {
+            Some(file) => file.len()?,
+            None => 0,
+        };
         let mut writer = Writer {
             file,
             end: HEADER_LEN,
@@ -319,6 +382,7 @@ impl Journal {
             broken: false,
             max_bytes,
             path,
+            disk,
             committer,
         };
         let queue = Arc::new(SharedQueue {
@@ -436,22 +500,21 @@ impl Writer {
                 "the journal could not be repaired after a failed write; restart SQ",
             ));
         }
-        let at = self.end;
+        self.file()?;
+        let (at, allocated) = (self.end, self.allocated);
+        let file = self.file()?;
         let added = bytes.len() as u64;
-        let grows = at + added > self.allocated;
+        let grows = at + added > allocated;
         if grows {
             // Zeroes ahead of the entries, so that the syncs until the next extension
             // write data blocks only. Only an optimisation: a disk that refuses the room
             // may still take the entries themselves.
-            let from = self.allocated.max(at + added);
-            let to = from.max(self.allocated + EXTEND_BY);
+            let from = allocated.max(at + added);
+            let to = from.max(allocated + EXTEND_BY);
             let zeros = vec![0u8; usize::try_from(to - from).unwrap_or(0)];
-            let _ = self.file.write_at(from, &zeros);
+            let _ = file.write_at(from, &zeros);
         }
-        let written = self
-            .file
-            .write_at(at, bytes)
-            .and_then(|()| self.file.sync());
+        let written = file.write_at(at, bytes).and_then(|()| file.sync());
         if let Err(error) = written {
             if self.wipe(at, added).is_err() {
                 tracing::error!(%error, "a failed journal write could not be wiped out; refusing writes");
@@ -461,9 +524,25 @@ impl Writer {
         }
         self.end += added;
         if grows {
-            self.allocated = self.file.len().unwrap_or(self.end).max(self.end);
+            let len = self.file.as_ref().and_then(|file| file.len().ok());
+            self.allocated = len.unwrap_or(self.end).max(self.end);
         }
         Ok(())
+    }
+
+    /// The open journal, created first if start-up found no room for it.
+    fn file(&mut self) -> io::Result<&mut Box<dyn InPlaceFile>> {
+        if self.file.is_none() {
+            self.disk.replace(&self.path, &header(self.nonce))?;
+            let file = self.disk.open_in_place(&self.path)?;
+            self.allocated = file.len()?;
+            self.end = HEADER_LEN;
+            self.file = Some(file);
+            tracing::info!(path = %self.path.display(), "journal created");
+        }
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the journal is not open"))
     }
 
     /// Takes a failed group out of the file, so that it is never replayed, nor read on
@@ -472,15 +551,16 @@ impl Writer {
     /// the space the file already had is overwritten with zeros.
     fn wipe(&mut self, at: u64, len: u64) -> io::Result<()> {
         let had = self.allocated;
-        if self.file.len()? > had {
-            self.file.truncate(had)?;
+        let file = self.file()?;
+        if file.len()? > had {
+            file.truncate(had)?;
         }
         let end = (at + len).min(had);
         if end > at {
             let zeros = vec![0u8; usize::try_from(end - at).unwrap_or(0)];
-            self.file.write_at(at, &zeros)?;
+            file.write_at(at, &zeros)?;
         }
-        self.file.sync()
+        file.sync()
     }
 
     /// Makes every document log durable, then starts the journal over from the top under
@@ -492,9 +572,8 @@ impl Writer {
         }
         let nonce = rand::random();
         let rewritten = self
-            .file
-            .write_at(0, &header(nonce))
-            .and_then(|()| self.file.sync());
+            .file()
+            .and_then(|file| file.write_at(0, &header(nonce)).and_then(|()| file.sync()));
         if let Err(error) = rewritten {
             // The header on disk may now be either one, so no entry can be trusted to check.
             tracing::error!(%error, "the journal header could not be rewritten; refusing writes");

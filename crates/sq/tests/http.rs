@@ -277,7 +277,13 @@ fn slow_requests_time_out_and_idle_connections_close_silently() {
 
 #[test]
 fn the_connection_cap_answers_503() {
-    let s = Server::start(&["--max-connections", "2"]);
+    // All from one address: the per-address cap is off to see the server's own.
+    let s = Server::start(&[
+        "--max-connections",
+        "2",
+        "--max-connections-per-address",
+        "0",
+    ]);
     let held: Vec<_> = (0..2).map(|_| s.connect()).collect();
     // Make sure both are accepted before the third arrives.
     for mut stream in held.iter().map(|s| s.try_clone().unwrap()) {
@@ -313,4 +319,76 @@ fn sigterm_drains_and_exits_cleanly() {
     assert!(status.success(), "{status:?}");
     drop(idle);
     assert_eq!(std::fs::read(s.dir.join(".phext")).unwrap(), b"kept");
+}
+
+/// A connection from a chosen loopback address (127.0.0.0/8 is all ours).
+fn connect_from(s: &Server, source: &str) -> std::net::TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let source: std::net::SocketAddr = format!("{source}:0").parse().unwrap();
+    socket.bind(&source.into()).unwrap();
+    let server: std::net::SocketAddr = format!("127.0.0.1:{}", s.port).parse().unwrap();
+    socket.connect(&server.into()).unwrap();
+    let stream: std::net::TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+}
+
+/// One request on `stream`, kept open.
+fn exchange(stream: &std::net::TcpStream, target: &str) -> Reply {
+    let mut send = stream.try_clone().unwrap();
+    send.write_all(&build_request("GET", target, &[], None))
+        .unwrap();
+    read_reply(&mut BufReader::new(stream.try_clone().unwrap())).unwrap()
+}
+
+/// No single address can take every connection slot: past its share it gets 503 while
+/// other addresses (and trusted proxies, which carry many clients) are still served.
+#[test]
+fn one_address_cannot_take_every_connection() {
+    let s = Server::start(&[
+        "--max-connections",
+        "8",
+        "--max-connections-per-address",
+        "3",
+        "--trust-proxy",
+        "127.0.0.3,10.0.0.0/8",
+    ]);
+    let hog: Vec<_> = (0..3).map(|_| connect_from(&s, "127.0.0.2")).collect();
+    for stream in &hog {
+        exchange(stream, "/api/v2/version").expect(200, env!("CARGO_PKG_VERSION"));
+    }
+    let refused = exchange(&connect_from(&s, "127.0.0.2"), "/api/v2/version");
+    refused.expect(
+        503,
+        "Service Unavailable: too many connections from your address",
+    );
+    assert_eq!(refused.header("Retry-After"), Some("1"));
+    assert_eq!(refused.header("Connection"), Some("close"));
+    // Another client is served, and so are four connections of a trusted proxy.
+    exchange(&connect_from(&s, "127.0.0.1"), "/api/v2/version")
+        .expect(200, env!("CARGO_PKG_VERSION"));
+    let proxy: Vec<_> = (0..4).map(|_| connect_from(&s, "127.0.0.3")).collect();
+    for stream in &proxy {
+        exchange(stream, "/api/v2/version").expect(200, env!("CARGO_PKG_VERSION"));
+    }
+    let metrics = exchange(&connect_from(&s, "127.0.0.4"), "/metrics").text();
+    assert!(
+        metrics.contains("sq_connections_refused_total{reason=\"per_address\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("sq_connections_refused_total{reason=\"limit\"} 0\n"));
+    // A slot comes back when its connection closes.
+    drop(hog);
+    let mut served = false;
+    for _ in 0..100 {
+        if exchange(&connect_from(&s, "127.0.0.2"), "/api/v2/version").status == 200 {
+            served = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(served, "the address never got its slots back");
 }

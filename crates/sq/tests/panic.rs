@@ -52,6 +52,7 @@ fn a_handler_panic_becomes_a_500() {
         listener,
         Arc::new(Panicky),
         Limits::default(),
+        Arc::default(),
         async {
             let _ = stopped.await;
         },

@@ -9,7 +9,8 @@ use common::*;
 
 #[test]
 fn five_hundred_concurrent_appends_are_all_kept() {
-    let s = Arc::new(Server::start(&[]));
+    // 500 clients, all from 127.0.0.1: no per-address cap.
+    let s = Arc::new(Server::start(&["--max-connections-per-address", "0"]));
     let workers: Vec<_> = (0..500)
         .map(|_| {
             let s = s.clone();

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::Verb;
+use crate::http::ConnectionStats;
 use crate::store::Store;
 use crate::tenancy::{now_unix, Tenancy};
 
@@ -74,7 +75,12 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of everything.
-    pub fn render(&self, tenancy: &Tenancy, store: &Store) -> String {
+    pub fn render(
+        &self,
+        tenancy: &Tenancy,
+        store: &Store,
+        connections: &ConnectionStats,
+    ) -> String {
         let mut out = String::new();
         let tenants = tenancy.tenants();
         let now = now_unix();
@@ -212,6 +218,34 @@ impl Metrics {
             out,
             "sq_rate_limited_total {}",
             self.rate_limited.load(Ordering::Relaxed)
+        );
+        header(
+            &mut out,
+            "sq_connections",
+            "gauge",
+            "Connections being served.",
+        );
+        let _ = writeln!(
+            out,
+            "sq_connections {}",
+            connections.open.load(Ordering::Relaxed)
+        );
+        header(
+            &mut out,
+            "sq_connections_refused_total",
+            "counter",
+            "Connections answered 503, by the cap they hit: the server's \
+             (--max-connections) or their address's (--max-connections-per-address).",
+        );
+        let _ = writeln!(
+            out,
+            "sq_connections_refused_total{{reason=\"limit\"}} {}",
+            connections.refused_at_limit.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "sq_connections_refused_total{{reason=\"per_address\"}} {}",
+            connections.refused_per_address.load(Ordering::Relaxed)
         );
         out
     }

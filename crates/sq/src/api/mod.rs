@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use phext::Coordinate;
 
 use crate::http::APPLICATION_JSON;
-use crate::http::{Body, Method, Request, Response, Service};
+use crate::http::{Body, ConnectionStats, Method, Request, Response, Service};
 use crate::store::{DocName, Store};
 use crate::tenancy::limits::AuthFailures;
 use crate::tenancy::{Tenancy, Tenant};
@@ -48,6 +48,7 @@ impl Default for ApiSettings {
 pub struct App {
     tenancy: Arc<Tenancy>,
     store: Arc<Store>,
+    connections: Arc<ConnectionStats>,
     settings: ApiSettings,
     metrics: Metrics,
     auth_failures: AuthFailures,
@@ -74,7 +75,12 @@ pub(crate) struct Call<'a> {
 
 impl App {
     /// An application over `tenancy` and `store`.
-    pub fn new(tenancy: Arc<Tenancy>, store: Arc<Store>, settings: ApiSettings) -> Self {
+    pub fn new(
+        tenancy: Arc<Tenancy>,
+        store: Arc<Store>,
+        connections: Arc<ConnectionStats>,
+        settings: ApiSettings,
+    ) -> Self {
         let auth_failures = AuthFailures::new(
             match settings.auth_failures_per_minute {
                 0 => u32::MAX,
@@ -85,6 +91,7 @@ impl App {
         App {
             tenancy,
             store,
+            connections,
             settings,
             metrics: Metrics::default(),
             auth_failures,
@@ -149,7 +156,8 @@ impl App {
         Some(Response::typed(
             200,
             "text/plain; version=0.0.4; charset=utf-8",
-            self.metrics.render(&self.tenancy, &self.store),
+            self.metrics
+                .render(&self.tenancy, &self.store, &self.connections),
         ))
     }
 

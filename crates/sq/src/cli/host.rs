@@ -9,7 +9,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use super::{log_format, log_sink, HostArgs, Sync};
 use crate::api::{ApiSettings, App};
-use crate::http::{serve, Limits};
+use crate::http::{serve, ConnectionStats, Limits};
 use crate::store::{Store, StoreSettings, SyncMode};
 use crate::tenancy::{config, Tenancy};
 
@@ -80,11 +80,17 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         request_timeout: Duration::from_secs(args.request_timeout),
         max_connections: args.max_connections.max(1),
+        max_connections_per_address: args
+            .max_connections_per_address
+            .unwrap_or(args.max_connections.max(4) / 4),
+        trusted_proxies: args.trust_proxy.clone(),
         ..Limits::default()
     };
+    let connections = Arc::new(ConnectionStats::default());
     let app = Arc::new(App::new(
         tenancy.clone(),
         store.clone(),
+        connections.clone(),
         ApiSettings {
             max_coordinate: args.max_coordinate,
             auth_failures_per_minute: args.auth_failures_per_minute,
@@ -129,7 +135,7 @@ pub fn run(args: HostArgs) -> Result<(), String> {
 
         tokio::spawn(store.clone().run_evictor());
         tokio::spawn(store.clone().run_idle_checkpoints());
-        serve(listener, app, limits, shutdown).await;
+        serve(listener, app, limits, connections, shutdown).await;
         store.checkpoint_all().await;
         tracing::info!("stopped");
         Ok(())

@@ -57,6 +57,14 @@ pub struct HostArgs {
     /// Open connections beyond this are answered 503.
     #[arg(long, default_value_t = 512)]
     pub max_connections: usize,
+    /// Open connections one client address may hold before it gets 503 (default: a
+    /// quarter of --max-connections; 0: no cap). IPv6 addresses count by their /64.
+    #[arg(long)]
+    pub max_connections_per_address: Option<usize>,
+    /// Reverse proxies in front of SQ (addresses or CIDR prefixes, comma-separated or
+    /// repeated): they carry many clients, so the per-address cap does not apply to them.
+    #[arg(long, value_delimiter = ',', value_parser = parse_network)]
+    pub trust_proxy: Vec<ipnet::IpNet>,
     /// Seconds before an idle keep-alive connection is closed.
     #[arg(long, default_value_t = 30)]
     pub idle_timeout: u64,
@@ -92,6 +100,13 @@ pub struct HostArgs {
     /// processes on the machine, such as a load generator.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
+}
+
+/// An address (a network of one) or a CIDR prefix.
+fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("'{text}' is neither an IP address nor a CIDR prefix"))
 }
 
 /// `--sync` values.

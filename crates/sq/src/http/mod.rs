@@ -15,4 +15,4 @@ pub use body::{Body, BodyError};
 pub use connection::trim;
 pub use request::{Method, Request, Version};
 pub use response::{reason, Response, APPLICATION_JSON, TEXT_PLAIN};
-pub use server::{serve, Limits, Service};
+pub use server::{serve, ConnectionStats, Limits, Service};

@@ -1,9 +1,14 @@
-//! The accept loop: connection cap, per-connection tasks, graceful shutdown.
+//! The accept loop: connection caps (in all and per client address), per-connection
+//! tasks, graceful shutdown.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use ipnet::IpNet;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -27,6 +32,11 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Open connections beyond this are answered 503 and closed.
     pub max_connections: usize,
+    /// Open connections one client address may hold (0: no cap); past it, 503. IPv6
+    /// addresses count by their /64, which one client usually holds whole.
+    pub max_connections_per_address: usize,
+    /// Peers exempt from the per-address cap: reverse proxies, which carry many clients.
+    pub trusted_proxies: Vec<IpNet>,
     /// How long shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
 }
@@ -39,8 +49,85 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             max_connections: 512,
+            max_connections_per_address: 128,
+            trusted_proxies: Vec::new(),
             drain_timeout: Duration::from_secs(30),
         }
+    }
+}
+
+/// Connection counts for `/metrics`.
+#[derive(Debug, Default)]
+pub struct ConnectionStats {
+    /// Connections being served now.
+    pub open: AtomicU64,
+    /// Connections refused because the server held `max_connections`.
+    pub refused_at_limit: AtomicU64,
+    /// Connections refused because their address held its share.
+    pub refused_per_address: AtomicU64,
+}
+
+/// Open connections by client address, against the per-address cap.
+struct PerAddress {
+    cap: usize,
+    exempt: Vec<IpNet>,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection counted against its address; gives the slot back when dropped.
+struct AddressSlot {
+    key: IpAddr,
+    table: Arc<PerAddress>,
+}
+
+impl PerAddress {
+    /// Counts a connection from `peer`, or refuses it (`None`: no slot needed).
+    fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<Option<AddressSlot>, ()> {
+        let peer = canonical(peer);
+        if self.cap == 0 || self.exempt.iter().any(|net| net.contains(&peer)) {
+            return Ok(None);
+        }
+        let key = match peer {
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+            v4 => v4,
+        };
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(key).or_default();
+        if *count >= self.cap {
+            return Err(());
+        }
+        *count += 1;
+        Ok(Some(AddressSlot {
+            key,
+            table: self.clone(),
+        }))
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .table
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it is.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
     }
 }
 
@@ -58,10 +145,16 @@ pub async fn serve<S: Service>(
     listener: TcpListener,
     service: Arc<S>,
     limits: Limits,
+    stats: Arc<ConnectionStats>,
     shutdown: impl Future<Output = ()>,
 ) {
     let limits = Arc::new(limits);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = Arc::new(PerAddress {
+        cap: limits.max_connections_per_address,
+        exempt: limits.trusted_proxies.clone(),
+        open: Mutex::new(HashMap::new()),
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
     let next_id = AtomicU64::new(1);
     tokio::pin!(shutdown);
@@ -79,8 +172,22 @@ pub async fn serve<S: Service>(
                 continue;
             }
         };
+        // The address's share first: one that holds it must not also take the last
+        // free slots of the server.
+        let Ok(slot) = per_address.admit(peer.ip()) else {
+            stats.refused_per_address.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(refuse(
+                stream,
+                "Service Unavailable: too many connections from your address",
+            ));
+            continue;
+        };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tokio::spawn(refuse_over_capacity(stream));
+            stats.refused_at_limit.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(refuse(
+                stream,
+                "Service Unavailable: connection limit reached",
+            ));
             continue;
         };
         let id = next_id.fetch_add(1, Ordering::Relaxed);
@@ -92,9 +199,12 @@ pub async fn serve<S: Service>(
             limits.clone(),
             stop_rx.clone(),
         );
+        let stats = stats.clone();
+        stats.open.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             task.await;
-            drop(permit);
+            stats.open.fetch_sub(1, Ordering::Relaxed);
+            drop((slot, permit));
         });
     }
     drop(listener);
@@ -108,10 +218,10 @@ pub async fn serve<S: Service>(
     }
 }
 
-/// Answers a connection past the cap with 503 and closes it, reading briefly what the
+/// Answers a connection past a cap with 503 and closes it, reading briefly what the
 /// client sent so the close does not reset the answer away.
-async fn refuse_over_capacity(mut stream: TcpStream) {
-    let response = Response::text(503, "Service Unavailable: connection limit reached")
+async fn refuse(mut stream: TcpStream, why: &'static str) {
+    let response = Response::text(503, why)
         .with_header("Retry-After", "1")
         .closing();
     let mut out = Vec::new();

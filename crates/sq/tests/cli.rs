@@ -19,7 +19,7 @@ fn startup_errors_exit_1_with_a_usage_line() {
         r#"{"tenants": {"a": {"name": "one", "data_dir": "d"}, "b": {"name": "two", "data_dir": "d"}}}"#,
     )
     .unwrap();
-    let cases: [&[&str]; 14] = [
+    let cases: [&[&str]; 16] = [
         &["host"],
         &["host", "notaport"],
         &["host", "0", "--bogus"],
@@ -34,6 +34,8 @@ fn startup_errors_exit_1_with_a_usage_line() {
         &["host", "0", "--workers", "0"],
         &["host", "0", "--workers", "many"],
         &["host", "0", "--max-body", "2000000000"],
+        &["host", "0", "--trust-proxy", "proxy.example"],
+        &["host", "0", "--idle-checkpoint-secs", "-1"],
     ];
     for args in cases {
         let output = sq(temp.path(), args);

@@ -70,11 +70,10 @@ impl Config {
     /// Creates every tenant's data directory (with parents); call once the config is
     /// accepted.
     pub fn create_directories(&self) -> Result<(), ConfigError> {
-        let mut done: Vec<&Path> = Vec::new();
+        let mut done: std::collections::HashSet<&Path> = std::collections::HashSet::new();
         for entry in &self.tenants {
-            if !done.contains(&entry.data_dir.as_path()) {
+            if done.insert(&entry.data_dir) {
                 create_directory(&entry.name, &entry.data_dir)?;
-                done.push(&entry.data_dir);
             }
         }
         Ok(())

@@ -120,6 +120,79 @@ def redis(work, seconds_hint, quick):
         server.wait()
 
 
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        kib = int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+    return kib * 1024
+
+
+def http(port, method, target, body=b""):
+    """One request on its own connection; returns (status, body)."""
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(f"{method} {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+                     "Connection: close\r\n\r\n".encode() + body)
+        data = b""
+        while chunk := conn.recv(1 << 20):
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), rest
+
+
+STALLED_READERS, STALLED_DOC_MB, STALLED_BUDGET_MB = 60, 20, 64
+
+
+def stalled_readers():
+    """RSS of `sq host` while 60 clients that asked for a 20 MB document read nothing."""
+    work = tempfile.mkdtemp(prefix="sq-stalled-")
+    server = subprocess.Popen(
+        [SQ, "host", "0", "--data-dir", "data", "--max-response-mb", str(STALLED_BUDGET_MB)],
+        cwd=work, stdout=subprocess.PIPE, stderr=open(os.path.join(work, "sq.log"), "a"),
+        env=dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "info")))
+    readers = []
+    try:
+        port = int(server.stdout.readline().decode().strip().rsplit(":", 1)[1])
+        scroll = b"s" * (1 << 20)
+        for c in range(1, STALLED_DOC_MB + 1):
+            assert http(port, "POST", f"/api/v2/update?p=big&c={c}", scroll)[0] == 200
+        size = len(http(port, "GET", "/api/v2/get?p=big")[1])
+        baseline = rss_bytes(server.pid)
+        for _ in range(STALLED_READERS):
+            conn = socket.socket()
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            conn.connect(("127.0.0.1", port))
+            conn.sendall(b"GET /api/v2/get?p=big HTTP/1.1\r\nHost: x\r\n\r\n")
+            readers.append(conn)
+        sample = 'sq_requests_total{tenant="default",verb="get",status="200"} '
+        for _ in range(600):
+            metrics = http(port, "GET", "/metrics")[1].decode()
+            served = [l for l in metrics.splitlines() if l.startswith(sample)]
+            if served and float(served[0][len(sample):]) >= STALLED_READERS + 1:
+                break
+            time.sleep(0.05)
+        held = rss_bytes(server.pid)
+        response = float(re.search(r"^sq_response_bytes (\S+)", metrics, re.M).group(1))
+        return {"doc": size, "baseline": baseline, "held": held, "response": response}
+    finally:
+        for conn in readers:
+            conn.close()
+        server.terminate()
+        server.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def stalled_table(result):
+    mib = lambda n: f"{n / 2**20:.1f}"
+    grown = result["held"] - result["baseline"]
+    goal = 2 * result["doc"] + STALLED_BUDGET_MB * 2**20
+    return ("| 60 stalled readers of a 20 MB document | MiB |\n|---|---|\n"
+            f"| RSS with the document resident, before | {mib(result['baseline'])} |\n"
+            f"| RSS with 60 readers holding answers | {mib(result['held'])} |\n"
+            f"| growth | {mib(grown)} |\n"
+            f"| response bodies held (`sq_response_bytes`) | {mib(result['response'])} |\n"
+            f"| goal: growth under 2x the document plus the budget ({STALLED_BUDGET_MB} MiB) | "
+            f"{mib(goal)}: {'met' if grown < goal else 'NOT met'} |")
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -142,7 +215,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="3-second runs instead of 10")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md")
-    parser.add_argument("--only", help="run just this SQ test (select, update, mix, toc, big50, big1, small1)")
+    parser.add_argument("--only", help="run just this SQ test (select, update, mix, toc, big50, big1, small1, "
+                                         "stalled)")
     parser.add_argument("--sq-args", default="", help="extra flags for sq host, for experiments")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1),
                         help="sq host --workers (default: one core fewer than the machine has, "
@@ -170,6 +244,9 @@ def main():
             wrk(port, "select", all_tokens, 2, 50)
             wrk(port, "toc", all_tokens, 1, 50)
 
+        if args.only == "stalled":
+            print(stalled_table(stalled_readers()))
+            return
         sq = {}
         if not args.only:
             # The same select with sq's default of one worker per core: the server's threads
@@ -201,6 +278,7 @@ def main():
         server.terminate()
         server.wait()
         server = None
+        stalled = stalled_table(stalled_readers())
         rd = redis(work, seconds, args.quick)
 
         def ratio(a, b):
@@ -231,8 +309,10 @@ def main():
         print(table)
         print()
         print(latency)
+        print()
+        print(stalled)
         if not args.no_write:
-            write_report(table, latency, seconds, args.workers)
+            write_report(table, latency, stalled, seconds, args.workers)
     finally:
         if server is not None:
             server.terminate()
@@ -240,7 +320,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
 
-def write_report(table, latency, seconds, workers):
+def write_report(table, latency, stalled, seconds, workers):
     path = os.path.join(ROOT, "docs", "BENCHMARKS.md")
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = f"""# Benchmarks
@@ -267,6 +347,15 @@ yardstick. A toc answer is 83 KB, against 100 bytes for a GET.
 ## Update latency and document size
 
 {latency}
+
+## Memory with stalled readers
+
+Sixty clients ask for the same 20 MB document (`get`) and read nothing, each with a 4 KiB
+receive buffer, while `sq host --max-response-mb {STALLED_BUDGET_MB}` runs with its defaults
+otherwise. RSS is read from `/proc` once all sixty answers are under way. The answers share
+one rendering of the document, charged once to the response budget.
+
+{stalled}
 """
     # Hand-written analysis below the tables survives a new run.
     notes = ""

@@ -94,6 +94,14 @@ impl ApiError {
                 403,
                 format!("Forbidden: stored document {file} is not a regular file"),
             ),
+            ApiError::Store(StoreError::Busy { retry_after }) => {
+                let seconds = retry_after.as_secs().max(1);
+                Response::text(
+                    503,
+                    "Service Unavailable: too many large answers are being sent; try again",
+                )
+                .with_header("Retry-After", seconds.to_string())
+            }
             ApiError::Store(StoreError::Io(_)) => Response::text(500, "Internal Server Error"),
             ApiError::ReloadFailed(reason) => {
                 Response::text(500, format!("Reload failed: {reason}"))

@@ -1,10 +1,10 @@
 //! Executing a checked request: one arm per verb.
 
-use phext::{where_checksum, where_xor, ClientManifest, Document};
+use phext::{where_checksum, where_xor, ClientManifest};
 
 use super::{ApiError, Call, Verb};
 use crate::http::{Method, Response, APPLICATION_JSON};
-use crate::store::Edit;
+use crate::store::{Edit, View};
 
 /// Runs the verb against the tenant's document and builds the 200 answer.
 pub(crate) async fn execute(call: Call<'_>) -> Result<Response, ApiError> {
@@ -13,12 +13,12 @@ pub(crate) async fn execute(call: Call<'_>) -> Result<Response, ApiError> {
     let ok = |body: Vec<u8>| Ok(Response::text(200, body));
     match call.verb {
         Verb::Version => ok(env!("CARGO_PKG_VERSION").into()),
-        Verb::Select => {
-            let c = call.coordinate;
-            ok(directory
-                .read(name, |doc| doc.select(&c).as_bytes().to_vec())
-                .await?)
-        }
+        Verb::Select => Ok(Response::text(
+            200,
+            directory
+                .read_view(name, View::Scroll(call.coordinate))
+                .await?,
+        )),
         Verb::Insert | Verb::Update | Verb::Delete => {
             let edit = edit_of(&call)?;
             let outcome = if call.request.method == Method::Head {
@@ -35,18 +35,14 @@ pub(crate) async fn execute(call: Call<'_>) -> Result<Response, ApiError> {
             };
             ok(format!("{word} {} bytes", outcome.bytes).into_bytes())
         }
-        // Both walk the whole document; kept until it changes.
+        // Views of the whole document: rendered once per version, shared by its readers.
         Verb::Toc => Ok(Response::text(
             200,
-            directory
-                .read_rendered(name, "toc", |doc| doc.textmap().into())
-                .await?,
+            directory.read_view(name, View::Toc).await?,
         )),
         Verb::Checksum => Ok(Response::text(
             200,
-            directory
-                .read_rendered(name, "checksum", |doc| doc.checksum().into())
-                .await?,
+            directory.read_view(name, View::Checksum).await?,
         )),
         Verb::Status => {
             let (size, scrolls) = directory
@@ -63,7 +59,10 @@ pub(crate) async fn execute(call: Call<'_>) -> Result<Response, ApiError> {
             )
             .into_bytes())
         }
-        Verb::Get => ok(directory.read(name, Document::to_bytes).await?),
+        Verb::Get => Ok(Response::text(
+            200,
+            directory.read_view(name, View::Bytes).await?,
+        )),
         Verb::Load => {
             directory.reload(name).await?;
             ok(format!("Loaded {}", name.file_name()).into_bytes())
@@ -71,9 +70,12 @@ pub(crate) async fn execute(call: Call<'_>) -> Result<Response, ApiError> {
         Verb::Delta => {
             let manifest_text = utf8(&call.text)?;
             let manifest = ClientManifest::parse(manifest_text, call.settings.max_coordinate);
-            ok(directory
-                .read(name, |doc| doc.delta(&manifest).to_bytes())
-                .await?)
+            Ok(Response::text(
+                200,
+                directory
+                    .read_charged(name, |doc| doc.delta(&manifest).to_bytes())
+                    .await?,
+            ))
         }
         Verb::Where => {
             let text = utf8(&call.text)?;
@@ -91,10 +93,11 @@ pub(crate) async fn execute(call: Call<'_>) -> Result<Response, ApiError> {
             )
             .into_bytes())
         }
-        Verb::JsonExport => {
-            let json = directory.read(name, Document::to_json).await?;
-            Ok(Response::typed(200, APPLICATION_JSON, json))
-        }
+        Verb::JsonExport => Ok(Response::typed(
+            200,
+            APPLICATION_JSON,
+            directory.read_view(name, View::Json).await?,
+        )),
         // Reload is answered before authentication, or refused as an unknown path.
         Verb::Reload => Err(ApiError::NotFound),
     }

@@ -169,6 +169,13 @@ impl Metrics {
             "Memory charged to resident documents.",
         );
         let _ = writeln!(out, "sq_resident_bytes {}", store.resident_bytes());
+        header(
+            &mut out,
+            "sq_response_bytes",
+            "gauge",
+            "Memory of large response bodies that connections are still sending.",
+        );
+        let _ = writeln!(out, "sq_response_bytes {}", store.view_bytes());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             header(
                 &mut out,

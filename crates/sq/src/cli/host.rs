@@ -55,6 +55,7 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         },
         checkpoint_bytes: args.checkpoint_kb.saturating_mul(1024),
         max_resident_bytes: args.max_resident_mb.saturating_mul(1024 * 1024),
+        max_view_bytes: args.max_response_mb.saturating_mul(1024 * 1024),
         journal: (args.sync == Sync::Batch).then_some(journal),
         idle_checkpoint: (args.idle_checkpoint_secs > 0)
             .then(|| Duration::from_secs(args.idle_checkpoint_secs)),

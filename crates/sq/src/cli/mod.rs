@@ -83,6 +83,11 @@ pub struct HostArgs {
     /// checkpointed and evicted beyond it.
     #[arg(long, default_value_t = 512)]
     pub max_resident_mb: u64,
+    /// Memory for large response bodies (16 KiB and up) that connections are still
+    /// sending, in MiB; a body shared by several readers counts once. Past it, a request
+    /// that needs a new one waits up to 5 s for room, then gets 503.
+    #[arg(long, default_value_t = 256)]
+    pub max_response_mb: u64,
     /// A document's log is folded into its .phext file once it is longer than this (KiB)
     /// and than the document.
     #[arg(long, default_value_t = 4096)]

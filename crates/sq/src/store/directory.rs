@@ -12,6 +12,7 @@ use super::document::DocHandle;
 use super::edit::{Edit, EditOutcome};
 use super::name::DocName;
 use super::usage::Usage;
+use super::views::View;
 use super::{Shared, StoreError};
 
 /// A tenant's data directory. Reads of one document run in parallel; writes to it are
@@ -122,15 +123,20 @@ impl Directory {
         self.handle(name).read(read).await
     }
 
-    /// Like [`Directory::read`] for a rendering kept until the document changes (see
-    /// [`DocHandle::read_rendered`]).
-    pub async fn read_rendered(
+    /// A view of the document, shared by every reader of its version (see
+    /// [`DocHandle::read_view`]).
+    pub async fn read_view(&self, name: &DocName, view: View) -> Result<bytes::Bytes, StoreError> {
+        self.handle(name).read_view(view).await
+    }
+
+    /// What `render` makes of the document, for answers that depend on the request; a
+    /// large one is charged to the view budget while it is held.
+    pub async fn read_charged(
         &self,
         name: &DocName,
-        key: &'static str,
-        render: impl FnOnce(&Document) -> bytes::Bytes,
+        render: impl FnOnce(&Document) -> Vec<u8>,
     ) -> Result<bytes::Bytes, StoreError> {
-        self.handle(name).read_rendered(key, render).await
+        self.handle(name).read_charged(render).await
     }
 
     /// Applies `edit` once it is durable; refuses it if it would take the directory past

@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 use super::directory::DirState;
 use super::disk::LogFile;
 use super::edit::{Edit, EditOutcome};
+use super::views::{body_of, Kept, View, LARGE};
 use super::wal::{self, Base, Contents};
 use super::{Shared, StoreError, SyncMode};
 
@@ -72,9 +73,12 @@ pub struct DocHandle {
     /// The directory's accounting and state.
     dir: Arc<DirState>,
     resident: RwLock<Resident>,
-    /// Renderings of the resident state (toc, checksum) kept until it changes; filled
-    /// under the read lock and cleared under the write lock, so never stale.
-    rendered: Mutex<Vec<(&'static str, Bytes)>>,
+    /// Views of the resident state kept for its version: filled under the read lock and
+    /// cleared under the write lock, so never stale.
+    views: Mutex<Vec<Kept>>,
+    /// Held while a view is rendered, so concurrent readers share one rendering instead
+    /// of making a copy each.
+    rendering: tokio::sync::Mutex<()>,
     queue: Mutex<Vec<Pending>>,
     engine: tokio::sync::Mutex<Engine>,
     last_used: AtomicU64,
@@ -130,7 +134,8 @@ impl DocHandle {
             file_name,
             shared,
             resident: RwLock::new(Resident::Unloaded),
-            rendered: Mutex::new(Vec::new()),
+            views: Mutex::new(Vec::new()),
+            rendering: tokio::sync::Mutex::new(()),
             queue: Mutex::new(Vec::new()),
             engine: tokio::sync::Mutex::new(Engine::default()),
             last_used: AtomicU64::new(0),
@@ -183,45 +188,81 @@ impl DocHandle {
         }
     }
 
-    /// What `render` makes of the current state, rendered once per version of the
-    /// document: for costly views that clients ask for again and again (an editor
-    /// refreshes its toc after every edit). The kept bytes are charged to the memory
-    /// budget.
-    pub async fn read_rendered(
-        &self,
-        key: &'static str,
-        render: impl FnOnce(&Document) -> Bytes,
-    ) -> Result<Bytes, StoreError> {
-        let kept = |rendered: &[(&str, Bytes)]| {
-            rendered
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, bytes)| bytes.clone())
+    /// A view of the current state (see [`super::views`]): rendered once per version and
+    /// shared by every reader of that version; a large one is charged to the view budget
+    /// while answers hold it, and may be refused with [`StoreError::Busy`] when it is
+    /// spent.
+    pub async fn read_view(&self, view: View) -> Result<Bytes, StoreError> {
+        let found = self
+            .read(|doc| {
+                let estimate = view.estimate(doc);
+                // A small scroll is cheaper copied than looked up.
+                if matches!(view, View::Scroll(_)) && estimate < LARGE {
+                    return Ok(Bytes::from(view.render(doc)));
+                }
+                self.kept_view(view).ok_or(estimate)
+            })
+            .await?;
+        let estimate = match found {
+            Ok(body) => return Ok(body),
+            Err(estimate) => estimate,
         };
+        let _one_rendering = self.rendering.lock().await;
+        if estimate >= LARGE {
+            self.shared.views.admit().await?;
+        }
         self.read(|doc| {
-            if let Some(bytes) = kept(&lock(&self.rendered)) {
-                return bytes;
+            if let Some(body) = self.kept_view(view) {
+                return body;
             }
-            // Rendered without the cache's lock, so other renderings and hits need not
-            // wait; the document cannot change meanwhile (we hold its read lock).
-            let bytes = render(doc);
-            let mut rendered = lock(&self.rendered);
-            if let Some(bytes) = kept(&rendered) {
-                return bytes;
+            let bytes = view.render(doc);
+            let mut views = lock(&self.views);
+            if bytes.len() >= LARGE {
+                let charged = self.shared.views.charge(bytes);
+                views.retain(Kept::is_alive);
+                views.push(Kept::Large(view, Arc::downgrade(&charged)));
+                body_of(&charged)
+            } else if matches!(view, View::Scroll(_)) {
+                Bytes::from(bytes)
+            } else {
+                let bytes = Bytes::from(bytes);
+                self.shared.budget.adjust(0, bytes.len() as u64);
+                views.push(Kept::Small(view, bytes.clone()));
+                bytes
             }
-            self.shared.budget.adjust(0, bytes.len() as u64);
-            rendered.push((key, bytes.clone()));
-            bytes
         })
         .await
     }
 
-    /// Drops the renderings of a state that is being replaced or changed; called with
-    /// the resident write lock held.
-    fn forget_rendered(&self) {
-        let mut rendered = lock(&self.rendered);
-        let kept: u64 = rendered.iter().map(|(_, bytes)| bytes.len() as u64).sum();
-        rendered.clear();
+    /// What `render` makes of the current state, for answers that depend on the request
+    /// (never shared); a large one is charged to the view budget while it is held.
+    pub async fn read_charged(
+        &self,
+        render: impl FnOnce(&Document) -> Vec<u8>,
+    ) -> Result<Bytes, StoreError> {
+        self.shared.views.admit().await?;
+        self.read(|doc| {
+            let bytes = render(doc);
+            if bytes.len() >= LARGE {
+                body_of(&self.shared.views.charge(bytes))
+            } else {
+                Bytes::from(bytes)
+            }
+        })
+        .await
+    }
+
+    fn kept_view(&self, view: View) -> Option<Bytes> {
+        lock(&self.views).iter().find_map(|kept| kept.body(view))
+    }
+
+    /// Drops the views of a state that is being replaced or changed; called with the
+    /// resident write lock held. Answers still holding a large one keep it (charged)
+    /// until they are sent.
+    fn forget_views(&self) {
+        let mut views = lock(&self.views);
+        let kept: u64 = views.iter().map(Kept::resident_charge).sum();
+        views.clear();
         self.shared.budget.adjust(kept, 0);
     }
 
@@ -360,7 +401,7 @@ impl DocHandle {
                 StoreError::Io(io::Error::other("document not loaded"))
             });
         };
-        self.forget_rendered();
+        self.forget_views();
         for pending in batch {
             let outcome = pending.edit.apply(doc).map_err(StoreError::from);
             let _ = pending.reply.send(outcome);
@@ -539,7 +580,7 @@ impl DocHandle {
             } => {
                 let charge = charge_of(&doc);
                 self.dir.usage.set(&self.file_name, doc.serialized_len());
-                self.forget_rendered();
+                self.forget_views();
                 *state = Resident::Loaded(doc);
                 drop(state);
                 engine.base = Some(base);
@@ -553,7 +594,7 @@ impl DocHandle {
             }
             Recovered::Corrupt(reason) => {
                 tracing::error!(file = %self.file_name, %reason, "stored document is unreadable; refusing to serve or overwrite it");
-                self.forget_rendered();
+                self.forget_views();
                 *state = Resident::Corrupt(reason);
             }
         }
@@ -648,7 +689,7 @@ impl DocHandle {
             .resident
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        self.forget_rendered();
+        self.forget_views();
         *state = Resident::Unloaded;
         drop(state);
         engine.log = None;
@@ -699,6 +740,9 @@ fn clone_error(error: &StoreError) -> StoreError {
         StoreError::Io(io) => StoreError::Io(io::Error::new(io.kind(), io.to_string())),
         StoreError::Edit(edit) => StoreError::Edit(edit.clone()),
         StoreError::Gone => StoreError::Gone,
+        StoreError::Busy { retry_after } => StoreError::Busy {
+            retry_after: *retry_after,
+        },
         StoreError::NotRegular { file } => StoreError::NotRegular { file: file.clone() },
     }
 }

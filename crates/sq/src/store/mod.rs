@@ -18,6 +18,7 @@ mod idle;
 mod journal;
 mod name;
 mod usage;
+mod views;
 mod wal;
 
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ pub use directory::Directory;
 pub use disk::{remove_stale_temp_files, Disk, FsSync, LogFile, NotRegularFile, RealDisk};
 pub use edit::{Edit, EditOutcome};
 pub use name::{DocName, InvalidName};
+pub use views::View;
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +62,12 @@ pub enum StoreError {
     NotRegular {
         /// The document's file name (never a full path).
         file: String,
+    },
+    /// Memory for large answers is spent (readers are slow to take them); try again.
+    #[error("too many large answers are being sent; try again")]
+    Busy {
+        /// When a retry may find room.
+        retry_after: std::time::Duration,
     },
     /// The directory was detached (its tenant removed): nothing in it is served any more.
     #[error("the directory is no longer served")]
@@ -110,6 +118,12 @@ pub struct StoreSettings {
     /// only when its log is long, when it is evicted, and at shutdown). Needs
     /// [`Store::run_idle_checkpoints`] running.
     pub idle_checkpoint: Option<std::time::Duration>,
+    /// Large views (document bodies, exports, big scrolls) held by answers being sent may
+    /// take this many bytes together; past it, requests that need a new one wait
+    /// [`StoreSettings::view_wait`] for room, then are refused.
+    pub max_view_bytes: u64,
+    /// How long a request waits for room in the view budget.
+    pub view_wait: std::time::Duration,
 }
 
 impl Default for StoreSettings {
@@ -121,6 +135,8 @@ impl Default for StoreSettings {
             journal: None,
             journal_max_bytes: 64 * 1024 * 1024,
             idle_checkpoint: Some(std::time::Duration::from_secs(5)),
+            max_view_bytes: 256 * 1024 * 1024,
+            view_wait: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -159,6 +175,8 @@ pub(crate) struct Shared {
     pub(crate) journal: Option<Arc<journal::Journal>>,
     /// Documents waiting for their idle checkpoint.
     pub(crate) idle: Option<idle::IdleCheckpoints>,
+    /// Memory of large views held by answers.
+    pub(crate) views: Arc<views::ViewBudget>,
     /// A logical clock for least-recently-used order.
     pub(crate) tick: AtomicU64,
 }
@@ -196,6 +214,10 @@ impl Store {
         Ok(Store {
             shared: Arc::new(Shared {
                 idle: settings.idle_checkpoint.map(idle::IdleCheckpoints::new),
+                views: Arc::new(views::ViewBudget::new(
+                    settings.max_view_bytes,
+                    settings.view_wait,
+                )),
                 disk,
                 settings,
                 budget,
@@ -222,6 +244,11 @@ impl Store {
     /// Bytes currently charged to resident documents.
     pub fn resident_bytes(&self) -> u64 {
         self.shared.budget.used()
+    }
+
+    /// Bytes of large views held by answers being sent.
+    pub fn view_bytes(&self) -> u64 {
+        self.shared.views.used()
     }
 
     fn all_handles(&self) -> Vec<Arc<document::DocHandle>> {

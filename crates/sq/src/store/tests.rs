@@ -2,7 +2,7 @@
 //! group commit, checkpoints and eviction.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use phext::Coordinate;
@@ -762,52 +762,138 @@ async fn a_full_journal_starts_over_after_syncing_every_log() {
 }
 
 #[tokio::test]
-async fn renderings_are_kept_until_the_document_changes_and_charged_meanwhile() {
+async fn small_views_are_kept_until_the_document_changes_and_charged_meanwhile() {
     let temp = tempfile::tempdir().unwrap();
     let store = open_store(settings()).await;
     let dir = store.directory(temp.path());
     dir.write(&name("doc"), &update("1", "one"), None)
         .await
         .unwrap();
-    let renders = AtomicU64::new(0);
-    let toc = || async {
-        dir.read_rendered(&name("doc"), "toc", |doc| {
-            renders.fetch_add(1, Ordering::Relaxed);
-            doc.textmap().into()
-        })
-        .await
-        .unwrap()
-    };
+    let toc = || async { dir.read_view(&name("doc"), View::Toc).await.unwrap() };
     let before = store.resident_bytes();
-    assert_eq!(toc().await, "* 1.1.1/1.1.1/1.1.1: one\n");
+    let first = toc().await;
+    assert_eq!(first, "* 1.1.1/1.1.1/1.1.1: one\n");
     assert_eq!(
         store.resident_bytes(),
         before + 25,
-        "the kept rendering is charged"
+        "the kept view is charged"
     );
-    assert_eq!(toc().await, "* 1.1.1/1.1.1/1.1.1: one\n");
-    assert_eq!(renders.load(Ordering::Relaxed), 1, "rendered once");
-    // Another key is its own rendering.
-    let other = dir
-        .read_rendered(&name("doc"), "checksum", |doc| doc.checksum().into())
-        .await
-        .unwrap();
-    assert_eq!(other.len(), 32);
+    assert_eq!(toc().await.as_ptr(), first.as_ptr(), "rendered once");
+    // Another view is its own.
+    let checksum = dir.read_view(&name("doc"), View::Checksum).await.unwrap();
+    assert_eq!(checksum.len(), 32);
 
     dir.write(&name("doc"), &update("2", "two"), None)
         .await
         .unwrap();
+    let second = toc().await;
     assert_eq!(
-        toc().await,
+        second,
         "* 1.1.1/1.1.1/1.1.1: one\n* 1.1.1/1.1.1/1.1.2: two\n"
     );
-    assert_eq!(renders.load(Ordering::Relaxed), 2, "an edit drops it");
+    assert_ne!(second.as_ptr(), first.as_ptr(), "an edit drops it");
 
     store.evict_to(0).await;
     assert_eq!(
         store.resident_bytes(),
         0,
-        "unloading releases the renderings too"
+        "unloading releases the views too"
+    );
+}
+
+/// A large view is one allocation shared by every reader of a version, charged to the
+/// view budget while any answer holds it, and freed with the last.
+#[tokio::test]
+async fn large_views_are_shared_by_their_readers_and_charged_while_held() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = open_store(settings()).await;
+    let dir = store.directory(temp.path());
+    let text = "x".repeat(100_000);
+    dir.write(&name("doc"), &update("1", &text), None)
+        .await
+        .unwrap();
+    let first = dir.read_view(&name("doc"), View::Bytes).await.unwrap();
+    let second = dir.read_view(&name("doc"), View::Bytes).await.unwrap();
+    assert_eq!(
+        first.as_ptr(),
+        second.as_ptr(),
+        "one rendering for both readers"
+    );
+    assert_eq!(store.view_bytes(), 100_000);
+    let scroll = dir
+        .read_view(&name("doc"), View::Scroll(c("1")))
+        .await
+        .unwrap();
+    let again = dir
+        .read_view(&name("doc"), View::Scroll(c("1")))
+        .await
+        .unwrap();
+    assert_eq!(scroll.as_ptr(), again.as_ptr());
+    assert_eq!(store.view_bytes(), 200_000);
+    drop((first, scroll, again));
+    assert_eq!(store.view_bytes(), 100_000, "held by the second answer");
+    // A write makes a new version; the old view lives on with its holder.
+    dir.write(&name("doc"), &Edit::Insert(c("1"), "y".into()), None)
+        .await
+        .unwrap();
+    let newer = dir.read_view(&name("doc"), View::Bytes).await.unwrap();
+    assert_eq!(newer.len(), 100_001);
+    assert_eq!(&second[..], text.as_bytes(), "the old answer is unchanged");
+    drop((second, newer));
+    assert_eq!(store.view_bytes(), 0);
+    assert!(store.resident_bytes() > 100_000);
+}
+
+/// With the view budget spent by answers still held, a request that needs a new large
+/// view waits for room, then is refused; one that finds its view already rendered is
+/// served, and so is everything once the held answers go.
+#[tokio::test]
+async fn the_view_budget_bounds_what_held_answers_pin() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = open_store(StoreSettings {
+        max_view_bytes: 150_000,
+        view_wait: std::time::Duration::from_millis(100),
+        ..settings()
+    })
+    .await;
+    let dir = store.directory(temp.path());
+    for doc in ["a", "b", "c"] {
+        dir.write(&name(doc), &update("1", &"x".repeat(100_000)), None)
+            .await
+            .unwrap();
+    }
+    let held_a = dir.read_view(&name("a"), View::Bytes).await.unwrap();
+    let held_b = dir.read_view(&name("b"), View::Json).await.unwrap();
+    assert!(store.view_bytes() >= 200_000);
+    let refused = dir.read_view(&name("c"), View::Bytes).await;
+    assert!(
+        matches!(refused, Err(StoreError::Busy { .. })),
+        "{refused:?}"
+    );
+    let refused = dir.read_charged(&name("c"), |doc| doc.to_bytes()).await;
+    assert!(
+        matches!(refused, Err(StoreError::Busy { .. })),
+        "{refused:?}"
+    );
+    let shared = dir.read_view(&name("a"), View::Bytes).await.unwrap();
+    assert_eq!(
+        shared.as_ptr(),
+        held_a.as_ptr(),
+        "an existing view needs no room"
+    );
+    // Small answers never wait.
+    assert_eq!(
+        dir.read_view(&name("c"), View::Checksum)
+            .await
+            .unwrap()
+            .len(),
+        32
+    );
+    drop((held_a, held_b, shared));
+    assert_eq!(store.view_bytes(), 0);
+    assert_eq!(
+        dir.read_view(&name("c"), View::Bytes).await.unwrap().len(),
+        100_000
     );
 }
 

@@ -4,7 +4,8 @@ mod common;
 
 use common::*;
 
-fn server() -> Server {
+/// Alice and Bob, after `setup` placed files in the working directory.
+fn server_with(setup: impl FnOnce(&std::path::Path)) -> Server {
     Server::start_with(
         |dir| {
             write_config(
@@ -15,11 +16,16 @@ fn server() -> Server {
                     ("bob-token", "bob", "data/bob"),
                 ],
             );
+            std::fs::create_dir_all(dir.join("data/alice")).unwrap();
             std::fs::create_dir_all(dir.join("data/bob")).unwrap();
-            std::fs::write(dir.join("data/bob/notes.phext"), b"bob's").unwrap();
+            setup(dir);
         },
         &["--config", "tenants.json"],
     )
+}
+
+fn server() -> Server {
+    server_with(|dir| std::fs::write(dir.join("data/bob/notes.phext"), b"bob's").unwrap())
 }
 
 const ALICE: [(&str, &str); 1] = [("Authorization", "alice-token")];
@@ -158,28 +164,14 @@ fn documents_beyond_the_maximum_still_load() {
 /// `alice/link.phext -> ../bob/secret.phext` must not let alice read or write bob's data.
 #[test]
 fn links_and_special_files_in_a_tenant_directory_are_refused() {
-    let s = Server::start_with(
-        |dir| {
-            write_config(
-                &dir.join("tenants.json"),
-                None,
-                &[
-                    ("alice-token", "alice", "data/alice"),
-                    ("bob-token", "bob", "data/bob"),
-                ],
-            );
-            let (alice, bob) = (dir.join("data/alice"), dir.join("data/bob"));
-            std::fs::create_dir_all(&alice).unwrap();
-            std::fs::create_dir_all(&bob).unwrap();
-            std::fs::write(bob.join("secret.phext"), b"bob's secret").unwrap();
-            std::os::unix::fs::symlink("../bob/secret.phext", alice.join("link.phext")).unwrap();
-            std::fs::write(alice.join("logged.phext"), b"alice's own").unwrap();
-            std::os::unix::fs::symlink("../bob/secret.phext", alice.join("logged.phext.wal"))
-                .unwrap();
-            std::fs::create_dir(alice.join("folder.phext")).unwrap();
-        },
-        &["--config", "tenants.json"],
-    );
+    let s = server_with(|dir| {
+        let (alice, bob) = (dir.join("data/alice"), dir.join("data/bob"));
+        std::fs::write(bob.join("secret.phext"), b"bob's secret").unwrap();
+        std::os::unix::fs::symlink("../bob/secret.phext", alice.join("link.phext")).unwrap();
+        std::fs::write(alice.join("logged.phext"), b"alice's own").unwrap();
+        std::os::unix::fs::symlink("../bob/secret.phext", alice.join("logged.phext.wal")).unwrap();
+        std::fs::create_dir(alice.join("folder.phext")).unwrap();
+    });
     for doc in ["link", "logged", "folder"] {
         for verb in [
             "select",

@@ -10,13 +10,6 @@ use common::*;
 
 const BUDGET_MB: u64 = 2;
 
-fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
-}
-
 #[test]
 fn ten_thousand_tenants_within_the_memory_budget() {
     let temp = tempfile::tempdir().unwrap();

@@ -12,13 +12,6 @@ use common::*;
 
 const DOC_MB: usize = 20;
 
-fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
-}
-
 /// The value of one sample in the `/metrics` text, if present.
 fn metric(s: &Server, sample: &str) -> Option<f64> {
     let text = s.get("/metrics").text();

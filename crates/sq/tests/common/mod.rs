@@ -337,3 +337,11 @@ pub fn generate_tenants(dir: &Path, count: usize) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// The resident set size of process `pid`, in bytes.
+pub fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}

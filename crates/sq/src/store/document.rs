@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use super::directory::DirState;
 use super::disk::LogFile;
 use super::edit::{Edit, EditOutcome};
-use super::views::{body_of, Kept, View, LARGE};
+use super::views::{Kept, View, LARGE};
 use super::wal::{self, Base, Contents};
 use super::{Shared, StoreError, SyncMode};
 
@@ -189,9 +189,9 @@ impl DocHandle {
     }
 
     /// A view of the current state (see [`super::views`]): rendered once per version and
-    /// shared by every reader of that version; a large one is charged to the view budget
-    /// while answers hold it, and may be refused with [`StoreError::Busy`] when it is
-    /// spent.
+    /// shared by every reader of that version; a large one counts against the view budget
+    /// while answers hold it, and a new one may be refused with [`StoreError::Busy`] when
+    /// the budget is spent.
     pub async fn read_view(&self, view: View) -> Result<Bytes, StoreError> {
         let found = self
             .read(|doc| {
@@ -215,41 +215,29 @@ impl DocHandle {
             if let Some(body) = self.kept_view(view) {
                 return body;
             }
-            let bytes = view.render(doc);
+            let rendered = self.shared.views.view(view.render(doc));
             let mut views = lock(&self.views);
-            if bytes.len() >= LARGE {
-                let charged = self.shared.views.charge(bytes);
-                views.retain(Kept::is_alive);
-                views.push(Kept::Large(view, Arc::downgrade(&charged)));
-                body_of(&charged)
-            } else if matches!(view, View::Scroll(_)) {
-                Bytes::from(bytes)
+            if view.is_kept() {
+                self.shared.budget.adjust(0, rendered.len() as u64);
+                views.push(Kept::Kept(view, rendered.clone()));
             } else {
-                let bytes = Bytes::from(bytes);
-                self.shared.budget.adjust(0, bytes.len() as u64);
-                views.push(Kept::Small(view, bytes.clone()));
-                bytes
+                views.retain(Kept::is_alive);
+                views.push(Kept::Shared(view, Arc::downgrade(&rendered)));
             }
+            rendered.body()
         })
         .await
     }
 
     /// What `render` makes of the current state, for answers that depend on the request
-    /// (never shared); a large one is charged to the view budget while it is held.
+    /// (never shared); a large one counts against the view budget while it is held.
     pub async fn read_charged(
         &self,
         render: impl FnOnce(&Document) -> Vec<u8>,
     ) -> Result<Bytes, StoreError> {
         self.shared.views.admit().await?;
-        self.read(|doc| {
-            let bytes = render(doc);
-            if bytes.len() >= LARGE {
-                body_of(&self.shared.views.charge(bytes))
-            } else {
-                Bytes::from(bytes)
-            }
-        })
-        .await
+        self.read(|doc| self.shared.views.view(render(doc)).body())
+            .await
     }
 
     fn kept_view(&self, view: View) -> Option<Bytes> {

@@ -1,18 +1,23 @@
 //! Views of a document that answers are made of — its canonical bytes, toc, checksum,
 //! JSON export, one scroll — rendered once per version and shared by every reader of that
-//! version, and the memory budget for the large ones.
+//! version, and the memory budget for answers that hold large ones.
 //!
 //! A client that asks for a 20 MB document and stops reading keeps its answer until the
 //! connection's write deadline. Were every answer its own copy, sixty such clients would
-//! pin 1.2 GB outside any budget. So a large view (from [`LARGE`] bytes) is one allocation
-//! shared by everyone reading that version, charged once to a process-wide budget for as
-//! long as any answer holds it, and freed with the last one. When the budget is spent, a
-//! request that needs a new large view waits a moment for room, then is refused with 503
-//! (`StoreError::Busy`): memory stays bounded whatever readers do. Small views (toc and
-//! checksum of ordinary documents) are kept with the document until it changes, charged to
-//! the resident budget, since editors ask for them after every edit.
+//! pin 1.2 GB outside any budget. So a view is one allocation that every answer reads from
+//! (no copy), and a large one (from [`LARGE`] bytes) is charged once to a process-wide
+//! budget for as long as any answer holds it. When the budget is spent, a request that
+//! needs a new large view waits a moment for room, then is refused with 503
+//! (`StoreError::Busy`): memory stays bounded whatever readers do.
+//!
+//! Views that cost a walk of the whole document and that clients ask for again and again
+//! (toc, checksum, JSON export: an editor refreshes its toc after every edit) are kept
+//! with the document until it changes, charged to the resident budget, which evicts them
+//! with their document. The canonical bytes and a scroll are cheap to make again: they
+//! are kept only while some answer holds them, so that concurrent readers share them and
+//! nothing stays pinned once the answers are sent.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -22,8 +27,8 @@ use tokio::sync::Notify;
 
 use super::StoreError;
 
-/// Views from this size on are shared and charged to the [`ViewBudget`]; smaller ones are
-/// copied behind the response head anyway.
+/// Views from this size on count against the [`ViewBudget`] while answers hold them;
+/// smaller ones are copied behind the response head anyway.
 pub const LARGE: usize = 16 * 1024;
 
 /// A view of a document.
@@ -64,6 +69,12 @@ impl View {
         };
         usize::try_from(size).unwrap_or(usize::MAX)
     }
+
+    /// Whether the view is kept with the document until it changes (costly to render
+    /// and asked for again and again), rather than only while answers hold it.
+    pub(crate) fn is_kept(self) -> bool {
+        matches!(self, View::Toc | View::Checksum | View::Json)
+    }
 }
 
 /// The process-wide budget for large views held by answers being sent.
@@ -85,7 +96,7 @@ impl ViewBudget {
         }
     }
 
-    /// Bytes held by large views now.
+    /// Bytes of large views that answers hold now.
     pub(crate) fn used(&self) -> u64 {
         self.used.load(Ordering::Relaxed)
     }
@@ -111,33 +122,45 @@ impl ViewBudget {
         }
     }
 
-    /// `bytes` as a view charged to the budget until its last holder drops it.
-    pub(crate) fn charge(self: &Arc<Self>, bytes: Vec<u8>) -> Arc<Charged> {
-        self.used.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        Arc::new(Charged {
+    /// A rendered view, counted against the budget while answers hold it.
+    pub(crate) fn view(self: &Arc<Self>, bytes: Vec<u8>) -> Arc<Rendered> {
+        Arc::new(Rendered {
             bytes,
+            holders: AtomicUsize::new(0),
             budget: self.clone(),
         })
     }
 }
 
-/// A large view's bytes, charged to the budget while alive.
-pub(crate) struct Charged {
+/// A view's bytes.
+pub(crate) struct Rendered {
     bytes: Vec<u8>,
+    /// Answers holding it: the budget counts a large view once while there is any.
+    holders: AtomicUsize,
     budget: Arc<ViewBudget>,
 }
 
-impl Drop for Charged {
-    fn drop(&mut self) {
-        self.budget
-            .used
-            .fetch_sub(self.bytes.len() as u64, Ordering::Relaxed);
-        self.budget.released.notify_waiters();
+impl Rendered {
+    /// The view's length.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The body of an answer that holds the view: no copy, and a large view counts
+    /// against the budget until the answer (every clone of the body) is gone.
+    pub(crate) fn body(self: &Arc<Self>) -> Bytes {
+        let first = self.holders.fetch_add(1, Ordering::AcqRel) == 0;
+        if first && self.len() >= LARGE {
+            self.budget
+                .used
+                .fetch_add(self.len() as u64, Ordering::Relaxed);
+        }
+        Bytes::from_owner(Held(self.clone()))
     }
 }
 
-/// One answer's hold on a shared view.
-struct Held(Arc<Charged>);
+/// One answer's hold on a view.
+struct Held(Arc<Rendered>);
 
 impl AsRef<[u8]> for Held {
     fn as_ref(&self) -> &[u8] {
@@ -145,26 +168,33 @@ impl AsRef<[u8]> for Held {
     }
 }
 
-/// The body of an answer that holds `view`: no copy, and the view stays charged until
-/// the answer (every clone of the body) is gone.
-pub(crate) fn body_of(view: &Arc<Charged>) -> Bytes {
-    Bytes::from_owner(Held(view.clone()))
+impl Drop for Held {
+    fn drop(&mut self) {
+        let view = &self.0;
+        let last = view.holders.fetch_sub(1, Ordering::AcqRel) == 1;
+        if last && view.len() >= LARGE {
+            view.budget
+                .used
+                .fetch_sub(view.len() as u64, Ordering::Relaxed);
+            view.budget.released.notify_waiters();
+        }
+    }
 }
 
 /// A view kept with a document for the version it was rendered from.
 pub(crate) enum Kept {
-    /// Small: kept until the document changes, charged to the resident budget.
-    Small(View, Bytes),
-    /// Large: shared while some answer holds it; the document keeps no hold of its own.
-    Large(View, Weak<Charged>),
+    /// Kept until the document changes, charged to the resident budget.
+    Kept(View, Arc<Rendered>),
+    /// Shared while some answer holds it; the document keeps no hold of its own.
+    Shared(View, Weak<Rendered>),
 }
 
 impl Kept {
-    /// The kept body of `view`, if this is it and it is still alive.
+    /// The body of `view`, if this is it and it is still alive.
     pub(crate) fn body(&self, view: View) -> Option<Bytes> {
         match self {
-            Kept::Small(v, bytes) if *v == view => Some(bytes.clone()),
-            Kept::Large(v, shared) if *v == view => shared.upgrade().as_ref().map(body_of),
+            Kept::Kept(v, rendered) if *v == view => Some(rendered.body()),
+            Kept::Shared(v, rendered) if *v == view => rendered.upgrade().map(|r| r.body()),
             _ => None,
         }
     }
@@ -172,16 +202,16 @@ impl Kept {
     /// Bytes charged to the resident budget for this entry.
     pub(crate) fn resident_charge(&self) -> u64 {
         match self {
-            Kept::Small(_, bytes) => bytes.len() as u64,
-            Kept::Large(..) => 0,
+            Kept::Kept(_, rendered) => rendered.len() as u64,
+            Kept::Shared(..) => 0,
         }
     }
 
     /// Whether the entry still holds anything.
     pub(crate) fn is_alive(&self) -> bool {
         match self {
-            Kept::Small(..) => true,
-            Kept::Large(_, shared) => shared.strong_count() > 0,
+            Kept::Kept(..) => true,
+            Kept::Shared(_, rendered) => rendered.strong_count() > 0,
         }
     }
 }
@@ -191,13 +221,18 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn views_are_charged_once_while_held_and_refused_past_the_budget() {
-        let budget = Arc::new(ViewBudget::new(100, Duration::from_millis(50)));
-        let view = budget.charge(vec![7; 150]);
-        let body = body_of(&view);
+    async fn views_count_once_while_answers_hold_them_and_past_the_budget_are_refused() {
+        let budget = Arc::new(ViewBudget::new(LARGE as u64, Duration::from_millis(50)));
+        let view = budget.view(vec![7; 2 * LARGE]);
+        assert_eq!(budget.used(), 0, "not held by any answer yet");
+        let body = view.body();
         let copy = body.clone();
-        drop(view);
-        assert_eq!(budget.used(), 150, "one charge, however many holders");
+        let other = view.body();
+        assert_eq!(
+            budget.used(),
+            2 * LARGE as u64,
+            "once, however many holders"
+        );
         assert_eq!(&copy[..3], &[7, 7, 7]);
         let refused = budget.admit().await;
         assert!(
@@ -205,37 +240,43 @@ mod tests {
             "{refused:?}"
         );
         drop((body, copy));
-        assert_eq!(budget.used(), 0, "freed with the last holder");
+        assert_eq!(budget.used(), 2 * LARGE as u64, "still held by one answer");
+        drop(other);
+        assert_eq!(budget.used(), 0, "kept, but held by no answer");
         assert!(budget.admit().await.is_ok());
+        let small = budget.view(vec![1; 10]);
+        let _held = small.body();
+        assert_eq!(budget.used(), 0, "small views are not counted");
     }
 
     #[tokio::test]
     async fn a_waiting_request_is_let_in_once_room_is_freed() {
-        let budget = Arc::new(ViewBudget::new(100, Duration::from_secs(30)));
-        let view = budget.charge(vec![0; 100]);
+        let budget = Arc::new(ViewBudget::new(LARGE as u64, Duration::from_secs(30)));
+        let body = budget.view(vec![0; LARGE]).body();
         let waiting = {
             let budget = budget.clone();
             tokio::spawn(async move { budget.admit().await })
         };
         tokio::task::yield_now().await;
-        drop(view);
+        drop(body);
         assert!(waiting.await.unwrap().is_ok());
     }
 
     #[test]
-    fn kept_views_are_found_by_view_and_large_ones_only_while_held() {
+    fn kept_views_are_found_by_view_and_shared_ones_only_while_held() {
         let budget = Arc::new(ViewBudget::new(1 << 20, Duration::ZERO));
-        let small = Kept::Small(View::Toc, Bytes::from_static(b"toc"));
-        assert_eq!(small.body(View::Toc).as_deref(), Some(&b"toc"[..]));
-        assert_eq!(small.body(View::Checksum), None);
-        assert_eq!(small.resident_charge(), 3);
-        let view = budget.charge(vec![1; LARGE]);
-        let large = Kept::Large(View::Bytes, Arc::downgrade(&view));
-        let body = large.body(View::Bytes).unwrap();
+        let toc = budget.view(b"toc".to_vec());
+        let kept = Kept::Kept(View::Toc, toc);
+        assert_eq!(kept.body(View::Toc).as_deref(), Some(&b"toc"[..]));
+        assert_eq!(kept.body(View::Checksum), None);
+        assert_eq!(kept.resident_charge(), 3);
+        let view = budget.view(vec![1; LARGE]);
+        let shared = Kept::Shared(View::Bytes, Arc::downgrade(&view));
+        let body = shared.body(View::Bytes).unwrap();
         assert_eq!(body.as_ptr(), view.bytes.as_ptr(), "shared, not copied");
-        assert_eq!(large.resident_charge(), 0);
+        assert_eq!(shared.resident_charge(), 0);
         drop((view, body));
-        assert!(!large.is_alive());
-        assert_eq!(large.body(View::Bytes), None);
+        assert!(!shared.is_alive());
+        assert_eq!(shared.body(View::Bytes), None);
     }
 }

@@ -134,7 +134,7 @@ impl Directory {
     pub async fn read_charged(
         &self,
         name: &DocName,
-        render: impl FnOnce(&Document) -> Vec<u8>,
+        render: impl Fn(&Document) -> Vec<u8>,
     ) -> Result<bytes::Bytes, StoreError> {
         self.handle(name).read_charged(render).await
     }

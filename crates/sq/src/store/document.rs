@@ -207,11 +207,15 @@ impl DocHandle {
             Ok(body) => return Ok(body),
             Err(estimate) => estimate,
         };
+        // Room first (a small view needs none), then the one rendering: readers that wait
+        // for room hold up nobody else's view.
+        let reservation = if estimate >= LARGE {
+            Some(self.shared.views.reserve(estimate).await?)
+        } else {
+            None
+        };
         let _one_rendering = self.rendering.lock().await;
-        if estimate >= LARGE {
-            self.shared.views.admit().await?;
-        }
-        self.read(|doc| {
+        self.read(move |doc| {
             if let Some(body) = self.kept_view(view) {
                 return body;
             }
@@ -224,19 +228,41 @@ impl DocHandle {
                 views.retain(Kept::is_alive);
                 views.push(Kept::Shared(view, Arc::downgrade(&rendered)));
             }
-            rendered.body()
+            match reservation {
+                Some(reservation) => rendered.body_reserved(reservation),
+                None => rendered.body(),
+            }
         })
         .await
     }
 
     /// What `render` makes of the current state, for answers that depend on the request
     /// (never shared); a large one counts against the view budget while it is held.
+    /// Rendered first, since only the result tells its size; a large result that finds
+    /// no room is dropped, and rendered again once there is some.
     pub async fn read_charged(
         &self,
-        render: impl FnOnce(&Document) -> Vec<u8>,
+        render: impl Fn(&Document) -> Vec<u8>,
     ) -> Result<Bytes, StoreError> {
-        self.shared.views.admit().await?;
-        self.read(|doc| self.shared.views.view(render(doc)).body())
+        let views = &self.shared.views;
+        let first = self
+            .read(|doc| {
+                let bytes = render(doc);
+                if bytes.len() < LARGE {
+                    return Ok(Bytes::from(bytes));
+                }
+                match views.try_reserve(bytes.len()) {
+                    Some(reservation) => Ok(views.view(bytes).body_reserved(reservation)),
+                    None => Err(bytes.len()),
+                }
+            })
+            .await?;
+        let size = match first {
+            Ok(body) => return Ok(body),
+            Err(size) => size,
+        };
+        let reservation = views.reserve(size).await?;
+        self.read(|doc| views.view(render(doc)).body_reserved(reservation))
             .await
     }
 

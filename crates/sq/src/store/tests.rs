@@ -860,7 +860,7 @@ async fn large_views_are_shared_by_their_readers_and_charged_while_held() {
 async fn the_view_budget_bounds_what_held_answers_pin() {
     let temp = tempfile::tempdir().unwrap();
     let store = open_store(StoreSettings {
-        max_view_bytes: 150_000,
+        max_view_bytes: 250_000,
         view_wait: std::time::Duration::from_millis(100),
         ..settings()
     })

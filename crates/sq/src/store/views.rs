@@ -101,18 +101,19 @@ impl ViewBudget {
         self.used.load(Ordering::Relaxed)
     }
 
-    /// Returns once there is room for another large view, or refuses after the wait.
-    /// A single view larger than the whole budget is let through when nothing else is
-    /// held, so that every document can still be read.
-    pub(crate) async fn admit(&self) -> Result<(), StoreError> {
+    /// Takes room for a view of about `bytes` before it is rendered, waiting up to the
+    /// budget's wait for other answers to give some back, else refuses. A view larger
+    /// than the whole budget gets in when no answer holds anything, so that every
+    /// document can still be read.
+    pub(crate) async fn reserve(self: &Arc<Self>, bytes: usize) -> Result<Reservation, StoreError> {
         let deadline = tokio::time::Instant::now() + self.wait;
         loop {
             let released = self.released.notified();
             tokio::pin!(released);
-            // Registered before the check, so a release in between is not missed.
+            // Registered before the attempt, so a release in between is not missed.
             released.as_mut().enable();
-            if self.used() < self.max {
-                return Ok(());
+            if let Some(reservation) = self.try_reserve(bytes) {
+                return Ok(reservation);
             }
             if tokio::time::timeout_at(deadline, released).await.is_err() {
                 return Err(StoreError::Busy {
@@ -122,6 +123,25 @@ impl ViewBudget {
         }
     }
 
+    /// Takes room for `bytes` if there is some now.
+    pub(crate) fn try_reserve(self: &Arc<Self>, bytes: usize) -> Option<Reservation> {
+        let bytes = bytes as u64;
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used == 0 || used.saturating_add(bytes) <= self.max).then(|| used + bytes)
+            })
+            .ok()?;
+        Some(Reservation {
+            bytes,
+            budget: self.clone(),
+        })
+    }
+
+    fn release(&self, bytes: u64) {
+        self.used.fetch_sub(bytes, Ordering::AcqRel);
+        self.released.notify_waiters();
+    }
+
     /// A rendered view, counted against the budget while answers hold it.
     pub(crate) fn view(self: &Arc<Self>, bytes: Vec<u8>) -> Arc<Rendered> {
         Arc::new(Rendered {
@@ -129,6 +149,19 @@ impl ViewBudget {
             holders: AtomicUsize::new(0),
             budget: self.clone(),
         })
+    }
+}
+
+/// Room taken in the budget for a view about to be rendered; given back when dropped,
+/// once the view itself counts (or if it is never made).
+pub(crate) struct Reservation {
+    bytes: u64,
+    budget: Arc<ViewBudget>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.budget.release(self.bytes);
     }
 }
 
@@ -153,9 +186,17 @@ impl Rendered {
         if first && self.len() >= LARGE {
             self.budget
                 .used
-                .fetch_add(self.len() as u64, Ordering::Relaxed);
+                .fetch_add(self.len() as u64, Ordering::AcqRel);
         }
         Bytes::from_owner(Held(self.clone()))
+    }
+
+    /// Like [`Rendered::body`], for the view `reservation` made room for: the view's own
+    /// count takes the reservation's place.
+    pub(crate) fn body_reserved(self: &Arc<Self>, reservation: Reservation) -> Bytes {
+        let body = self.body();
+        drop(reservation);
+        body
     }
 }
 
@@ -173,10 +214,7 @@ impl Drop for Held {
         let view = &self.0;
         let last = view.holders.fetch_sub(1, Ordering::AcqRel) == 1;
         if last && view.len() >= LARGE {
-            view.budget
-                .used
-                .fetch_sub(view.len() as u64, Ordering::Relaxed);
-            view.budget.released.notify_waiters();
+            view.budget.release(view.len() as u64);
         }
     }
 }
@@ -234,19 +272,35 @@ mod tests {
             "once, however many holders"
         );
         assert_eq!(&copy[..3], &[7, 7, 7]);
-        let refused = budget.admit().await;
-        assert!(
-            matches!(refused, Err(StoreError::Busy { .. })),
-            "{refused:?}"
-        );
+        assert!(matches!(
+            budget.reserve(1).await,
+            Err(StoreError::Busy { .. })
+        ));
         drop((body, copy));
         assert_eq!(budget.used(), 2 * LARGE as u64, "still held by one answer");
         drop(other);
         assert_eq!(budget.used(), 0, "kept, but held by no answer");
-        assert!(budget.admit().await.is_ok());
         let small = budget.view(vec![1; 10]);
         let _held = small.body();
         assert_eq!(budget.used(), 0, "small views are not counted");
+    }
+
+    #[tokio::test]
+    async fn reservations_add_up_and_make_way_for_their_view() {
+        let budget = Arc::new(ViewBudget::new(LARGE as u64, Duration::from_millis(50)));
+        let half = budget.try_reserve(LARGE / 2).unwrap();
+        let other_half = budget.try_reserve(LARGE / 2).unwrap();
+        assert!(budget.try_reserve(1).is_none(), "no room left");
+        drop((half, other_half));
+        assert_eq!(budget.used(), 0);
+        // Larger than the whole budget: let in alone, then nothing else fits.
+        let alone = budget.reserve(3 * LARGE).await.unwrap();
+        assert_eq!(budget.used(), 3 * LARGE as u64);
+        assert!(budget.try_reserve(1).is_none());
+        let body = budget.view(vec![2; 3 * LARGE]).body_reserved(alone);
+        assert_eq!(budget.used(), 3 * LARGE as u64, "the view took its place");
+        drop(body);
+        assert_eq!(budget.used(), 0);
     }
 
     #[tokio::test]
@@ -255,11 +309,16 @@ mod tests {
         let body = budget.view(vec![0; LARGE]).body();
         let waiting = {
             let budget = budget.clone();
-            tokio::spawn(async move { budget.admit().await })
+            tokio::spawn(async move { budget.reserve(LARGE).await.map(|r| r.bytes) })
         };
         tokio::task::yield_now().await;
         drop(body);
-        assert!(waiting.await.unwrap().is_ok());
+        assert_eq!(waiting.await.unwrap().ok(), Some(LARGE as u64));
+        assert_eq!(
+            budget.used(),
+            0,
+            "the dropped reservation gave its room back"
+        );
     }
 
     #[test]

@@ -644,3 +644,40 @@ fn a_failed_archive_is_never_adopted() {
     s.get_with("/api/v2/select?p=notes&c=1", &as_(&fresh))
         .expect(200, "");
 }
+
+/// A tenant removed by editing the config (not through the admin API) is let go of by the
+/// store as well: a tenant created later at the same path starts from the files there,
+/// never from the former tenant's documents still in memory.
+#[test]
+fn a_tenant_removed_by_reload_leaves_nothing_in_memory() {
+    let s = start(
+        json!({
+            "alice-token": {"name": "alice", "data_dir": "data/alice"},
+            "old-token": {"name": "old", "data_dir": "data/old"}
+        }),
+        &[],
+    );
+    s.get_with(
+        "/api/v2/update?p=notes&c=1&s=FORMER+SECRET",
+        &as_("old-token"),
+    )
+    .expect(200, "Updated 13 bytes");
+    s.get_with("/api/v2/select?p=notes&c=1", &as_("old-token"))
+        .expect(200, "FORMER SECRET");
+    config_with(&s.dir, alice());
+    s.request("POST", "/api/v2/reload", &admin(), Some(b""))
+        .expect(200, "Reloaded 1 tenants");
+    s.get_with("/api/v2/select?p=notes&c=1", &as_("old-token"))
+        .expect(401, "Unauthorized");
+    // The operator moves the former tenant's files away by hand; its logs were folded in.
+    assert_eq!(
+        std::fs::read(s.dir.join("data/old/notes.phext")).unwrap(),
+        b"FORMER SECRET"
+    );
+    std::fs::rename(s.dir.join("data/old"), s.dir.join("kept-old")).unwrap();
+    let token = create_token(&s, "old");
+    s.get_with("/api/v2/select?p=notes&c=1", &as_(&token))
+        .expect(200, "");
+    s.get_with("/api/v2/toc?p=notes", &as_(&token))
+        .expect(200, "");
+}

@@ -16,8 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::http::{Body, Method, Request, Response, APPLICATION_JSON};
-use crate::store::Store;
-use crate::tenancy::admin::{archive, AdminError};
+use crate::tenancy::admin::AdminError;
 use crate::tenancy::{MultiTenant, Tenancy, Tenant};
 
 fn json_response(status: u16, body: Value) -> Response {
@@ -83,7 +82,6 @@ pub(crate) async fn handle(
     request: &Request,
     body: &mut Body<'_>,
     tenancy: &Arc<Tenancy>,
-    store: &Arc<Store>,
 ) -> Response {
     let Some(multi) = tenancy.as_multi() else {
         return error(404, "the admin API needs multi-tenant mode");
@@ -160,17 +158,7 @@ pub(crate) async fn handle(
         }
         (Method::Delete, ["tenants", name]) => {
             let owned = (*name).to_owned();
-            let data_dir = match blocking(tenancy, move |m| m.remove_tenant(&owned)).await {
-                Ok(dir) => dir,
-                Err(e) => return admin_error(e),
-            };
-            // Tokens are refused now; let the store go of the files, then move them.
-            store.detach(&data_dir).await;
-            let (root, owned) = (multi.archive_root(), (*name).to_owned());
-            let moved = tokio::task::spawn_blocking(move || archive(&data_dir, &root, &owned))
-                .await
-                .unwrap_or_else(|join| Err(AdminError::Io(join.to_string())));
-            match moved {
+            match blocking(tenancy, move |m| m.remove_tenant(&owned)).await {
                 Ok(target) => json_response(
                     200,
                     json!({"name": name, "archived_to": target.to_string_lossy()}),

@@ -136,7 +136,7 @@ impl App {
                 Err(_) => return Some(admin::ambiguous_credential()),
             };
             return Some(match admin::authorize(token, &self.tenancy) {
-                Ok(()) => admin::handle(request, body, &self.tenancy, &self.store).await,
+                Ok(()) => admin::handle(request, body, &self.tenancy).await,
                 Err(refusal) => {
                     if refusal.status == 401 {
                         self.refuse_authentication(request);

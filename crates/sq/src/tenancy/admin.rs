@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::PoisonError;
+use std::sync::{MutexGuard, PoisonError};
 
 use serde_json::{json, Map, Value};
 
@@ -125,18 +125,20 @@ impl MultiTenant {
         change: impl FnOnce(&mut Vec<Map<String, Value>>, &config::Config) -> Result<T, AdminError>,
     ) -> Result<T, AdminError> {
         self.edit_checked(action, tenant, change, |_, _| Ok(()))
+            .map(|(out, _one_at_a_time)| out)
     }
 
     /// Like [`MultiTenant::edit`], with `check` run on the validated result before
-    /// anything is created or written.
+    /// anything is created or written. Returns the edit lock still held, for work that
+    /// must finish before the next edit (moving a removed tenant's data away).
     fn edit_checked<T>(
         &self,
         action: &str,
         tenant: &str,
         change: impl FnOnce(&mut Vec<Map<String, Value>>, &config::Config) -> Result<T, AdminError>,
         check: impl FnOnce(&T, &config::Config) -> Result<(), AdminError>,
-    ) -> Result<T, AdminError> {
-        let _one_at_a_time = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+    ) -> Result<(T, MutexGuard<'_, ()>), AdminError> {
+        let one_at_a_time = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
         let current = config::load(&self.config_path, &self.base)?;
         let mut root = current.raw.clone();
         let mut entries = entries_of(&root);
@@ -162,7 +164,7 @@ impl MultiTenant {
             .map_err(|e| AdminError::Io(format!("cannot write the config: {e}")))?;
         self.install(&config);
         self.audit(action, tenant);
-        Ok(out)
+        Ok((out, one_at_a_time))
     }
 
     fn audit(&self, action: &str, tenant: &str) {
@@ -241,6 +243,7 @@ impl MultiTenant {
             )),
         };
         self.edit_checked("create", name, change, starts_empty)
+            .map(|(created, _one_at_a_time)| created)
     }
 
     /// Issues a new token; the old ones stop working now, or after `grace_seconds`.
@@ -293,19 +296,27 @@ impl MultiTenant {
         })
     }
 
-    /// Removes a tenant from the config (its tokens are refused at once) and returns its
-    /// data directory, which the caller archives once the store has let go of it.
+    /// Removes a tenant from the config (its tokens are refused at once; the store lets
+    /// go of its directory) and moves its data to the archive, returning where. The move
+    /// happens before the next admin edit, so no tenant created meanwhile at that path is
+    /// moved away with it.
     pub fn remove_tenant(&self, name: &str) -> Result<PathBuf, AdminError> {
-        self.edit("delete", name, |entries, current| {
-            let data_dir = current
-                .tenants
-                .iter()
-                .find(|t| t.name == name)
-                .map(|t| t.data_dir.clone())
-                .ok_or_else(|| AdminError::NotFound(name.into()))?;
-            entries.retain(|e| name_of(e) != Some(name));
-            Ok(data_dir)
-        })
+        let (data_dir, _one_at_a_time) = self.edit_checked(
+            "delete",
+            name,
+            |entries, current| {
+                let data_dir = current
+                    .tenants
+                    .iter()
+                    .find(|t| t.name == name)
+                    .map(|t| t.data_dir.clone())
+                    .ok_or_else(|| AdminError::NotFound(name.into()))?;
+                entries.retain(|e| name_of(e) != Some(name));
+                Ok(data_dir)
+            },
+            |_, _| Ok(()),
+        )?;
+        archive(&data_dir, &self.archive_root(), name)
     }
 }
 

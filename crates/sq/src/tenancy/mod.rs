@@ -7,8 +7,8 @@ pub mod limits;
 pub mod stats;
 pub mod token;
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -271,7 +271,40 @@ impl MultiTenant {
             by_name,
             admin: config.admin,
         };
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(registry);
+        let kept_dirs: HashSet<&Path> = config
+            .tenants
+            .iter()
+            .map(|e| e.data_dir.as_path())
+            .collect();
+        let old = std::mem::replace(
+            &mut *self.current.write().unwrap_or_else(PoisonError::into_inner),
+            Arc::new(registry),
+        );
+        drop(kept);
+        let removed: Vec<&Path> = old
+            .tenants()
+            .map(|t| t.data_dir.as_path())
+            .filter(|dir| !kept_dirs.contains(dir))
+            .collect();
+        self.retire(&removed);
         count
+    }
+
+    /// Lets the store go of the directories of removed tenants (their tokens are refused
+    /// already), so that requests still under way touch nothing there and a tenant given
+    /// one of those paths later starts from the files, not from a former tenant's memory.
+    /// Waits for it when called off the async workers, as reloads and admin edits are.
+    fn retire(&self, removed: &[&Path]) {
+        if removed.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.block_on(async {
+            for dir in removed {
+                self.store.detach(dir).await;
+            }
+        });
     }
 }

@@ -19,12 +19,13 @@ fn startup_errors_exit_1_with_a_usage_line() {
         r#"{"tenants": {"a": {"name": "one", "data_dir": "d"}, "b": {"name": "two", "data_dir": "d"}}}"#,
     )
     .unwrap();
-    let cases: [&[&str]; 16] = [
+    let cases: [&[&str]; 17] = [
         &["host"],
         &["host", "notaport"],
         &["host", "0", "--bogus"],
         &["host", "0", "--key"],
         &["host", "0", "--key", ""],
+        &["host", "0", "--key", " padded"],
         &["host", "0", "--config", "bad.json"],
         &["host", "0", "--config", "missing.json"],
         &["host", "0", "--config", "shared.json"],

@@ -255,3 +255,36 @@ fn an_idle_document_reaches_its_phext_file_within_seconds() {
     }
     s.get("/api/v2/select?p=idle&c=2").expect(200, " and more");
 }
+
+/// Writes that a killed server left only in a log reach the `.phext` file soon after the
+/// next start, even if nobody asks for the document.
+#[test]
+fn logs_left_by_a_crash_are_checkpointed_after_the_next_start() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut first = Server::start_in(temp.path(), &["--idle-checkpoint-secs", "0"]);
+    first
+        .get("/api/v2/update?p=left&c=1&s=from+before+the+crash")
+        .expect(200, "Updated 21 bytes");
+    first
+        .get("/api/v2/update?c=2&s=default")
+        .expect(200, "Updated 7 bytes");
+    first.kill();
+    assert!(temp.path().join("left.phext.wal").exists());
+    assert!(!temp.path().join("left.phext").exists());
+    let _second = Server::start_in(temp.path(), &["--idle-checkpoint-secs", "1"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let left = std::fs::read(temp.path().join("left.phext")).ok();
+        let default = std::fs::read(temp.path().join(".phext")).ok();
+        if left.as_deref() == Some(&b"from before the crash"[..])
+            && default.as_deref() == Some(&b"\x17default"[..])
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the logs were never folded in: {left:?} {default:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

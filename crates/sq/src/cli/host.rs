@@ -16,8 +16,10 @@ use crate::tenancy::{config, Tenancy};
 /// Validates the flags, builds the tenancy, binds, and serves until SIGTERM/SIGINT.
 pub fn run(args: HostArgs) -> Result<(), String> {
     let _log_flusher = init_logging()?;
-    if args.key.as_deref() == Some("") {
-        return Err("--key must not be empty".into());
+    match args.key.as_deref() {
+        Some("") => return Err("--key must not be empty".into()),
+        Some(key) => config::check_presentable("--key", key).map_err(|e| e.0)?,
+        None => {}
     }
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
@@ -136,6 +138,7 @@ pub fn run(args: HostArgs) -> Result<(), String> {
 
         tokio::spawn(store.clone().run_evictor());
         tokio::spawn(store.clone().run_idle_checkpoints());
+        tokio::spawn(store.clone().checkpoint_leftover_logs());
         serve(listener, app, limits, connections, shutdown).await;
         store.checkpoint_all().await;
         tracing::info!("stopped");

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::{json, Map, Value};
 
+use crate::tenancy::config::check_presentable;
 use crate::tenancy::token::{self, TokenDigest};
 
 /// `sq tenants generate` flags.
@@ -104,6 +105,7 @@ fn convert(root: &Value) -> Result<Value, String> {
                     .and_then(Value::as_str)
                     .filter(|t| !t.is_empty())
                     .ok_or(format!("tenant entry #{} has no token", i + 1))?;
+                check_presentable(&format!("tenant entry #{}", i + 1), token).map_err(|e| e.0)?;
                 let data_dir = fields
                     .get("data_dir")
                     .and_then(Value::as_str)
@@ -135,6 +137,11 @@ fn convert(root: &Value) -> Result<Value, String> {
                     .as_object()
                     .cloned()
                     .ok_or("a tenant entry is not an object")?;
+                let owner = match entry.get("name").and_then(Value::as_str) {
+                    Some(name) => format!("tenant '{name}'"),
+                    None => "a tenant entry".to_owned(),
+                };
+                check_presentable(&owner, token).map_err(|e| e.0)?;
                 entry.insert(
                     "token_sha256".into(),
                     json!(TokenDigest::of(token.as_bytes()).to_hex()),
@@ -173,6 +180,23 @@ mod tests {
         assert_eq!(
             converted["tenants"][0]["token_sha256"],
             TokenDigest::of(b"secret-1").to_hex()
+        );
+    }
+
+    #[test]
+    fn tokens_no_request_can_present_are_refused() {
+        let router = json!({"tenants": [{"token": "secret-1 ", "data_dir": "/srv/a"}]});
+        let error = convert(&router).unwrap_err();
+        assert!(
+            error.starts_with("tenant entry #1: the token has leading"),
+            "{error}"
+        );
+        assert!(!error.contains("secret-1"));
+        let map = json!({"tenants": {"\tsecret-2": {"name": "b", "data_dir": "b"}}});
+        let error = convert(&map).unwrap_err();
+        assert!(
+            error.starts_with("tenant 'b': the token has leading"),
+            "{error}"
         );
     }
 }

@@ -150,6 +150,7 @@ pub async fn serve<S: Service>(
 ) {
     let limits = Arc::new(limits);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     let per_address = Arc::new(PerAddress {
         cap: limits.max_connections_per_address,
         exempt: limits.trusted_proxies.clone(),
@@ -176,18 +177,20 @@ pub async fn serve<S: Service>(
         // free slots of the server.
         let Ok(slot) = per_address.admit(peer.ip()) else {
             stats.refused_per_address.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(refuse(
+            refuse(
                 stream,
                 "Service Unavailable: too many connections from your address",
-            ));
+                &refusals,
+            );
             continue;
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             stats.refused_at_limit.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(refuse(
+            refuse(
                 stream,
                 "Service Unavailable: connection limit reached",
-            ));
+                &refusals,
+            );
             continue;
         };
         let id = next_id.fetch_add(1, Ordering::Relaxed);
@@ -218,9 +221,26 @@ pub async fn serve<S: Service>(
     }
 }
 
-/// Answers a connection past a cap with 503 and closes it, reading briefly what the
-/// client sent so the close does not reset the answer away.
-async fn refuse(mut stream: TcpStream, why: &'static str) {
+/// Refused connections answered at once at most; past it, one more is closed without an
+/// answer, so that a flood of refused connections cannot hold descriptors either.
+const MAX_REFUSALS: usize = 64;
+
+/// Answers a connection past a cap with 503 (a task that holds its socket for at most a
+/// second), or closes it at once when [`MAX_REFUSALS`] answers are under way.
+fn refuse(stream: TcpStream, why: &'static str, refusals: &Arc<Semaphore>) {
+    let Ok(permit) = refusals.clone().try_acquire_owned() else {
+        drop(stream);
+        return;
+    };
+    tokio::spawn(async move {
+        answer_refusal(stream, why).await;
+        drop(permit);
+    });
+}
+
+/// Writes the 503 and closes, reading briefly what the client sent so the close does not
+/// reset the answer away.
+async fn answer_refusal(mut stream: TcpStream, why: &'static str) {
     let response = Response::text(503, why)
         .with_header("Retry-After", "1")
         .closing();

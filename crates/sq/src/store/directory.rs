@@ -186,6 +186,22 @@ impl Directory {
         self.state.closed.store(true, Ordering::SeqCst);
     }
 
+    /// The documents that have a log file, from a scan of the directory (blocking). A
+    /// directory that cannot be read has none.
+    pub(crate) fn documents_with_logs(&self) -> Vec<DocName> {
+        let Ok(entries) = std::fs::read_dir(&self.path) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|entry| {
+                let file = entry.file_name();
+                let stem = file.to_str()?.strip_suffix(".phext.wal")?;
+                DocName::parse(stem.as_bytes()).ok()
+            })
+            .collect()
+    }
+
     /// Every handle, for eviction and shutdown.
     pub(crate) fn handles(&self) -> Vec<Arc<DocHandle>> {
         let documents = self

@@ -183,7 +183,12 @@ impl Disk for RealDisk {
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(error),
         };
-        let mut bytes = Vec::with_capacity(file.metadata().map_or(0, |m| m.len() as usize));
+        let mut bytes = Vec::new();
+        let size = file.metadata().map_or(0, |m| m.len());
+        // Fallible: a huge (or sparse) file is an error, not an abort.
+        bytes
+            .try_reserve_exact(usize::try_from(size).unwrap_or(usize::MAX))
+            .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "file too large to read"))?;
         file.read_to_end(&mut bytes)?;
         Ok(Some(bytes))
     }

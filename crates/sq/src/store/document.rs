@@ -605,6 +605,11 @@ impl DocHandle {
                 };
                 engine.broken = false;
                 self.recharge(engine, charge);
+                // Writes from before a restart count as just made: the `.phext` catches up
+                // with them once the document is quiet, like with any other write.
+                if engine.log_len > wal::HEADER_LEN as u64 {
+                    self.note_write();
+                }
             }
             Recovered::Corrupt(reason) => {
                 tracing::error!(file = %self.file_name, %reason, "stored document is unreadable; refusing to serve or overwrite it");
@@ -651,15 +656,20 @@ impl DocHandle {
         *lock(&self.last_write)
     }
 
-    /// The idle checkpointer's turn: fold the log into the `.phext`. A write from here on
-    /// announces the document again.
-    pub(crate) async fn checkpoint_idle(&self) {
+    /// The idle checkpointer's turn: fold the log into the `.phext`; false if that failed
+    /// (the checkpointer tries again later). A write from here on announces the document
+    /// again.
+    pub(crate) async fn checkpoint_idle(&self) -> bool {
         self.idle_announced.store(false, Ordering::Release);
         if self.dir.is_closed() {
-            return;
+            return true;
         }
-        if let Err(error) = self.flush().await {
-            tracing::warn!(file = %self.file_name, %error, "idle checkpoint failed; the log keeps every write");
+        match self.flush().await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(file = %self.file_name, %error, "idle checkpoint failed; the log keeps every write, trying again later");
+                false
+            }
         }
     }
 

@@ -4,8 +4,11 @@
 //! acknowledged write, not only what the last size-triggered checkpoint held.
 //!
 //! A document announces itself once per dirty period (its first write after a
-//! checkpoint); one task keeps the announced documents ordered by when they fall idle and
-//! checkpoints them one at a time, off every writer's path.
+//! checkpoint, or a load that found writes in its log from before a restart); one task
+//! keeps the announced documents ordered by when they fall idle and checkpoints them one
+//! at a time, off every writer's request path (writers to that document wait for the
+//! checkpoint, as for any other). A checkpoint that fails (a full disk) is tried again
+//! later, backing off up to [`MAX_BACKOFF`].
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -15,6 +18,9 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use super::document::DocHandle;
+
+/// The longest wait between two tries of a failing idle checkpoint.
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// The documents waiting for their idle checkpoint.
 pub(crate) struct IdleCheckpoints {
@@ -40,8 +46,8 @@ impl IdleCheckpoints {
         let _ = self.announce.send(handle);
     }
 
-    /// Checkpoints announced documents once they have been idle for the delay; runs until
-    /// the store goes away (only the first call does anything).
+    /// Checkpoints announced documents once they have been idle for the delay; runs for
+    /// the life of the store (only the first call does anything).
     pub(crate) async fn run(&self) {
         let taken = self
             .announced
@@ -51,14 +57,12 @@ impl IdleCheckpoints {
         let Some(mut announced) = taken else {
             return;
         };
-        // Keyed by when each falls idle, then by arrival (ties).
-        let mut due: BTreeMap<(Instant, u64), Weak<DocHandle>> = BTreeMap::new();
+        // Keyed by when each is due, then by arrival (ties); with the failed tries so far.
+        let mut due: BTreeMap<(Instant, u64), (Weak<DocHandle>, u32)> = BTreeMap::new();
         let mut arrivals = 0u64;
-        let mut queue = |due: &mut BTreeMap<_, _>, handle: &Arc<DocHandle>| {
-            if let Some(written) = handle.last_write() {
-                arrivals += 1;
-                due.insert((written + self.delay, arrivals), Arc::downgrade(handle));
-            }
+        let mut queue = |due: &mut BTreeMap<_, _>, at: Instant, handle: &Arc<DocHandle>, tries| {
+            arrivals += 1;
+            due.insert((at, arrivals), (Arc::downgrade(handle), tries));
         };
         loop {
             let next = due.keys().next().map(|(at, _)| *at);
@@ -66,7 +70,9 @@ impl IdleCheckpoints {
                 received = announced.recv() => match received {
                     Some(handle) => {
                         if let Some(handle) = handle.upgrade() {
-                            queue(&mut due, &handle);
+                            if let Some(written) = handle.last_write() {
+                                queue(&mut due, written + self.delay, &handle, 0);
+                            }
                         }
                     }
                     None => return,
@@ -77,13 +83,24 @@ impl IdleCheckpoints {
                         if entry.key().0 > now {
                             break;
                         }
-                        let Some(handle) = entry.remove().upgrade() else {
+                        let (handle, tries) = entry.remove();
+                        let Some(handle) = handle.upgrade() else {
                             continue;
                         };
                         match handle.last_write() {
                             // Written again meanwhile: wait for the new quiet period.
-                            Some(written) if written + self.delay > now => queue(&mut due, &handle),
-                            _ => handle.checkpoint_idle().await,
+                            Some(written) if written + self.delay > now => {
+                                queue(&mut due, written + self.delay, &handle, tries)
+                            }
+                            _ => {
+                                if !handle.checkpoint_idle().await {
+                                    let backoff = self
+                                        .delay
+                                        .saturating_mul(2u32.saturating_pow(tries + 1))
+                                        .min(MAX_BACKOFF);
+                                    queue(&mut due, Instant::now() + backoff, &handle, tries + 1);
+                                }
+                            }
                         }
                     }
                 }

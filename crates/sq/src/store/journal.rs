@@ -244,10 +244,19 @@ fn replay(disk: &dyn Disk, path: &Path, bytes: &[u8]) -> io::Result<usize> {
     }
     for entry in found {
         if !logs.contains_key(&entry.path) {
-            let content = disk.read(&entry.path)?.map(|content| Patched {
-                content,
-                from: None,
-            });
+            let content = match disk.read(&entry.path) {
+                Ok(content) => content.map(|content| Patched {
+                    content,
+                    from: None,
+                }),
+                // A link or special file where the log was: never followed or written;
+                // the document refuses to be served until an operator looks at it.
+                Err(error) if super::disk::NotRegularFile::is(&error) => {
+                    tracing::warn!(path = %entry.path.display(), "a journal entry names a log that is not a regular file; skipped");
+                    None
+                }
+                Err(error) => return Err(error),
+            };
             logs.insert(entry.path.clone(), content);
         }
         let Some(Some(log)) = logs.get_mut(&entry.path) else {

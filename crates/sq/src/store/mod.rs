@@ -273,11 +273,51 @@ impl Store {
     }
 
     /// Checkpoints documents once they stop changing (see
-    /// [`StoreSettings::idle_checkpoint`]); runs until the store is dropped. Spawn it once
+    /// [`StoreSettings::idle_checkpoint`]); runs for the life of the store. Spawn it once
     /// on the runtime.
     pub async fn run_idle_checkpoints(self: Arc<Self>) {
         if let Some(idle) = &self.shared.idle {
             idle.run().await;
+        }
+    }
+
+    /// Loads every document whose log holds writes from before the start (a crash, a
+    /// checkpoint that failed), so that the idle checkpointer folds them into their
+    /// `.phext` files although nobody asks for them. Spawn it once, after start-up; it
+    /// returns when done. One scan of every directory, in the background.
+    pub async fn checkpoint_leftover_logs(self: Arc<Self>) {
+        if self.shared.idle.is_none() {
+            return;
+        }
+        let directories: Vec<Arc<Directory>> = self
+            .directories
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        let found = tokio::task::spawn_blocking(move || {
+            directories
+                .into_iter()
+                .flat_map(|directory| {
+                    let names = directory.documents_with_logs();
+                    names.into_iter().map(move |name| (directory.clone(), name))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        let mut loaded = 0usize;
+        for (directory, name) in found {
+            if directory.read(&name, |_| ()).await.is_ok() {
+                loaded += 1;
+            }
+        }
+        if loaded > 0 {
+            tracing::info!(
+                documents = loaded,
+                "documents with writes from before the start are checkpointed once quiet"
+            );
         }
     }
 
@@ -317,8 +357,10 @@ impl Store {
         );
     }
 
-    /// Lets go of a directory (a deleted tenant's): folds every log into its checkpoint,
-    /// unloads the documents and forgets the directory, so its files can be moved.
+    /// Lets go of a directory (a removed tenant's): it is closed at once, so that nothing
+    /// in it is loaded or committed from here on, and forgotten, so that a tenant given
+    /// the same path later starts from the files; then every log is folded into its
+    /// checkpoint and the documents are unloaded, so the files can be moved.
     pub async fn detach(&self, path: &Path) {
         let directory = self
             .directories
@@ -326,11 +368,10 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(path);
         if let Some(directory) = directory {
-            // First, so that no commit or load that starts from here on touches the files.
             directory.close();
             for handle in directory.handles() {
                 if let Err(error) = handle.flush().await {
-                    tracing::error!(%error, "checkpoint before archiving failed; the log stays beside it");
+                    tracing::error!(%error, "checkpoint of a removed tenant's document failed; the log stays beside it");
                 }
                 handle.unload_now().await;
             }

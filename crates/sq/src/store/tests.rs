@@ -1062,3 +1062,60 @@ async fn a_journal_without_room_is_created_by_the_first_write_that_fits() {
     let store = open_store(settings).await;
     assert_eq!(select(&store.directory(&data), "doc", "1").await, "fits");
 }
+
+/// An idle checkpoint that fails (a full disk) is tried again later, not given up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_idle_checkpoint_is_tried_again() {
+    let (temp, data) = temp_with_data();
+    let disk = FaultyDisk::default();
+    disk.faults.lock().unwrap().checkpoint = Some(libc::ENOSPC);
+    let store = Arc::new(
+        open_store_on(
+            StoreSettings {
+                idle_checkpoint: Some(std::time::Duration::from_millis(50)),
+                ..journaled(temp.path())
+            },
+            &disk,
+        )
+        .await,
+    );
+    tokio::spawn(store.clone().run_idle_checkpoints());
+    let dir = store.directory(&data);
+    dir.write(&name("doc"), &update("1", "kept"), None)
+        .await
+        .unwrap();
+    // Let a few tries fail.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!data.join("doc.phext").exists());
+    disk.faults.lock().unwrap().checkpoint = None;
+    let phext = data.join("doc.phext");
+    eventually("the idle checkpoint to succeed once there is room", || {
+        std::fs::read(&phext).ok().as_deref() == Some(&b"kept"[..])
+    })
+    .await;
+}
+
+/// A journal entry whose log has since become a link (placed by hand or a restore) does
+/// not stop start-up; the link is neither followed nor written, and the document refuses.
+#[tokio::test]
+async fn a_journal_entry_for_a_linked_log_is_skipped() {
+    let (temp, data) = temp_with_data();
+    {
+        let store = open_store(journaled(temp.path())).await;
+        let dir = store.directory(&data);
+        dir.write(&name("doc"), &update("1", "journaled"), None)
+            .await
+            .unwrap();
+    }
+    let elsewhere = temp.path().join("elsewhere");
+    std::fs::rename(data.join("doc.phext.wal"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, data.join("doc.phext.wal")).unwrap();
+    let before = std::fs::read(&elsewhere).unwrap();
+    let store = open_store(journaled(temp.path())).await;
+    let read = store.directory(&data).read(&name("doc"), |d| d.len()).await;
+    assert!(
+        matches!(read, Err(StoreError::NotRegular { .. })),
+        "{read:?}"
+    );
+    assert_eq!(std::fs::read(&elsewhere).unwrap(), before);
+}

@@ -221,7 +221,7 @@ pub fn validate(root: Value, base: &Path) -> Result<Config, ConfigError> {
 /// cannot carry other control characters, so a token with either could never
 /// authenticate: refused here rather than discovered by a locked-out client. The message
 /// never shows the token.
-fn check_presentable(owner: &str, token: &str) -> Result<(), ConfigError> {
+pub fn check_presentable(owner: &str, token: &str) -> Result<(), ConfigError> {
     if token.starts_with([' ', '\t']) || token.ends_with([' ', '\t']) {
         return Err(ConfigError(format!(
             "{owner}: the token has leading or trailing whitespace, which no request can \

@@ -1,4 +1,4 @@
-//! Every real document in `shared/corpus` parses, round-trips, and agrees with libphext.
+//! Every real document in `testdata/corpus` parses, round-trips, and agrees with libphext.
 
 mod common;
 
@@ -8,7 +8,7 @@ use common::*;
 use phext::{checksum, is_canonical, Document};
 
 fn corpus_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/corpus")
 }
 
 /// `(file, non-empty scroll count)` as the corpus README lists them.
@@ -32,7 +32,7 @@ fn read(name: &str) -> String {
 #[test]
 fn the_corpus_is_complete() {
     let mut found: Vec<String> = std::fs::read_dir(corpus_dir())
-        .expect("shared/corpus must sit beside the repository")
+        .expect("testdata/corpus is part of the repository")
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".phext"))

@@ -59,7 +59,10 @@ fn existing_files_are_served_canonically() {
     let s = Server::start_with(
         |dir| {
             std::fs::copy(
-                "../../../shared/corpus/world.phext",
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../../testdata/corpus/world.phext"
+                ),
                 dir.join("world.phext"),
             )
             .map(|_| ())

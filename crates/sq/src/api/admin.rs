@@ -15,26 +15,14 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::http::{Body, Method, Request, Response, APPLICATION_JSON};
+use super::router::AdminRoute;
+use super::ApiError;
+use crate::http::{Body, Response, APPLICATION_JSON};
 use crate::tenancy::admin::AdminError;
 use crate::tenancy::{MultiTenant, Tenancy, Tenant};
 
 fn json_response(status: u16, body: Value) -> Response {
     Response::typed(status, APPLICATION_JSON, body.to_string())
-}
-
-fn error(status: u16, message: impl Into<String>) -> Response {
-    json_response(status, json!({ "error": message.into() }))
-}
-
-fn admin_error(error: AdminError) -> Response {
-    let status = match &error {
-        AdminError::NotFound(_) => 404,
-        AdminError::Exists(_) | AdminError::NotEmpty { .. } => 409,
-        AdminError::Invalid(_) | AdminError::Config(_) => 400,
-        AdminError::Io(_) => 500,
-    };
-    self::error(status, error.to_string())
 }
 
 #[derive(Deserialize)]
@@ -77,120 +65,76 @@ async fn blocking<T: Send + 'static>(
     .unwrap_or_else(|join| Err(AdminError::Io(join.to_string())))
 }
 
-/// Answers an admin request whose caller is already known to hold the admin token.
+/// The JSON body of a request, `{}` when empty.
+fn body_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::InvalidJson(format!("invalid JSON body: {e}")))?
+    };
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::InvalidJson(format!("invalid request: {e}")))
+}
+
+/// Answers an admin request whose caller the router has already authorized.
 pub(crate) async fn handle(
-    request: &Request,
+    route: &AdminRoute,
     body: &mut Body<'_>,
     tenancy: &Arc<Tenancy>,
-) -> Response {
+) -> Result<Response, ApiError> {
     let Some(multi) = tenancy.as_multi() else {
-        return error(404, "the admin API needs multi-tenant mode");
+        return Err(ApiError::NotMultiTenant);
     };
-    let route = request
-        .path()
-        .strip_prefix("/api/v2/admin/")
-        .unwrap_or_default();
-    let parts: Vec<&str> = route.split('/').collect();
-    let body_bytes = match body.read_all().await {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            return Response::text(error.status().unwrap_or(400), "Bad Request").closing()
-        }
-    };
-    let body_json = |bytes: &[u8]| -> Result<Value, Response> {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(json!({}));
-        }
-        serde_json::from_slice(bytes).map_err(|e| error(400, format!("invalid JSON body: {e}")))
-    };
-    match (&request.method, parts.as_slice()) {
-        (Method::Get | Method::Head, ["tenants"]) => {
+    let body = body.read_all().await.map_err(ApiError::Body)?;
+    match route {
+        AdminRoute::ListTenants => {
             let registry = multi.registry();
             let mut list = Vec::with_capacity(registry.tenant_count());
             for tenant in registry.tenants() {
                 list.push(describe(tenant).await);
             }
-            json_response(200, Value::Array(list))
+            Ok(json_response(200, Value::Array(list)))
         }
-        (Method::Post, ["tenants"]) => {
-            let create: CreateTenant = match body_json(&body_bytes).and_then(|v| {
-                serde_json::from_value(v).map_err(|e| error(400, format!("invalid request: {e}")))
-            }) {
-                Ok(create) => create,
-                Err(response) => return response,
-            };
-            match blocking(tenancy, move |m| {
+        AdminRoute::CreateTenant => {
+            let create: CreateTenant = body_json(&body)?;
+            let created = blocking(tenancy, move |m| {
                 m.create_tenant(&create.name, create.quota_mb, create.data_dir.as_deref())
             })
-            .await
-            {
-                Ok(created) => json_response(
-                    201,
-                    json!({"name": created.name, "token": created.token, "data_dir": created.data_dir}),
-                ),
-                Err(e) => admin_error(e),
-            }
+            .await?;
+            Ok(json_response(
+                201,
+                json!({"name": created.name, "token": created.token, "data_dir": created.data_dir}),
+            ))
         }
-        (Method::Get | Method::Head, ["tenants", name]) => match multi.registry().tenant(name) {
-            Some(tenant) => json_response(200, describe(tenant).await),
-            None => admin_error(AdminError::NotFound((*name).to_owned())),
+        AdminRoute::ShowTenant(name) => match multi.registry().tenant(name) {
+            Some(tenant) => Ok(json_response(200, describe(tenant).await)),
+            None => Err(AdminError::NotFound(name.clone()).into()),
         },
-        (Method::Post, ["tenants", name, "rotate"]) => {
-            let rotate: Rotate = match body_json(&body_bytes).and_then(|v| {
-                serde_json::from_value(v).map_err(|e| error(400, format!("invalid request: {e}")))
-            }) {
-                Ok(rotate) => rotate,
-                Err(response) => return response,
-            };
-            let name = (*name).to_owned();
-            match blocking(tenancy, move |m| m.rotate(&name, rotate.grace_seconds)).await {
-                Ok(token) => json_response(200, json!({ "token": token })),
-                Err(e) => admin_error(e),
-            }
+        AdminRoute::Rotate(name) => {
+            let rotate: Rotate = body_json(&body)?;
+            let name = name.clone();
+            let token = blocking(tenancy, move |m| m.rotate(&name, rotate.grace_seconds)).await?;
+            Ok(json_response(200, json!({ "token": token })))
         }
-        (Method::Post, ["tenants", name, action @ ("disable" | "enable")]) => {
-            let enabled = *action == "enable";
-            let owned = (*name).to_owned();
-            match blocking(tenancy, move |m| m.set_enabled(&owned, enabled)).await {
-                Ok(()) => json_response(200, json!({"name": name, "enabled": enabled})),
-                Err(e) => admin_error(e),
-            }
+        AdminRoute::SetEnabled(name, enabled) => {
+            let (owned, enabled) = (name.clone(), *enabled);
+            blocking(tenancy, move |m| m.set_enabled(&owned, enabled)).await?;
+            Ok(json_response(
+                200,
+                json!({"name": name, "enabled": enabled}),
+            ))
         }
-        (Method::Delete, ["tenants", name]) => {
-            let owned = (*name).to_owned();
-            match blocking(tenancy, move |m| m.remove_tenant(&owned)).await {
-                Ok(target) => json_response(
-                    200,
-                    json!({"name": name, "archived_to": target.to_string_lossy()}),
-                ),
-                Err(e) => admin_error(e),
-            }
+        AdminRoute::DeleteTenant(name) => {
+            let owned = name.clone();
+            let target = blocking(tenancy, move |m| m.remove_tenant(&owned)).await?;
+            Ok(json_response(
+                200,
+                json!({"name": name, "archived_to": target.to_string_lossy()}),
+            ))
         }
-        (_, ["tenants"] | ["tenants", _] | ["tenants", _, "rotate" | "disable" | "enable"]) => {
-            error(405, "method not allowed here")
-        }
-        _ => error(404, "no such admin endpoint"),
+        AdminRoute::MethodNotAllowed => Err(ApiError::MethodNotAllowed),
+        AdminRoute::NoSuchEndpoint => Err(ApiError::NoSuchAdminEndpoint),
+        AdminRoute::NotMultiTenant => Err(ApiError::NotMultiTenant),
     }
-}
-
-/// The refusal of a request that presents more than one credential.
-pub(crate) fn ambiguous_credential() -> Response {
-    error(400, "more than one credential")
-}
-
-/// Whether `token` is the admin token; otherwise the refusal to send.
-pub(crate) fn authorize(token: Option<&[u8]>, tenancy: &Tenancy) -> Result<(), Response> {
-    let Some(multi) = tenancy.as_multi() else {
-        return Err(error(404, "the admin API needs multi-tenant mode"));
-    };
-    if !multi.has_admin() {
-        return Err(error(403, "no admin token is configured"));
-    }
-    if multi.is_admin(token) {
-        return Ok(());
-    }
-    if tenancy.authenticate(token).is_some() {
-        return Err(error(403, "Forbidden: admin token required"));
-    }
-    Err(error(401, "Unauthorized").with_header("WWW-Authenticate", "Bearer"))
 }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::Verb;
+use super::router::{label, Endpoint, LABEL_COUNT};
 use crate::http::ConnectionStats;
 use crate::store::Store;
 use crate::tenancy::{now_unix, Tenancy};
@@ -12,24 +12,6 @@ use crate::tenancy::{now_unix, Tenancy};
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
-];
-/// Label values for latency: every verb, plus requests that never reached one.
-const VERBS: [&str; 15] = [
-    "version",
-    "select",
-    "insert",
-    "update",
-    "delete",
-    "toc",
-    "checksum",
-    "status",
-    "get",
-    "load",
-    "delta",
-    "where",
-    "json-export",
-    "reload",
-    "other",
 ];
 /// A tenant counts as active if it made a request within this many seconds.
 const ACTIVE_WINDOW: u64 = 300;
@@ -42,27 +24,31 @@ struct Histogram {
 }
 
 /// Counters that are not per tenant.
-#[derive(Default)]
 pub struct Metrics {
-    latency: [Histogram; VERBS.len()],
+    /// Latency by endpoint label (`router::label`).
+    latency: Vec<Histogram>,
     /// Failed authentications (tenant or admin).
     pub auth_failures: AtomicU64,
     /// Requests refused for a tenant's rate limit or an address's failed logins.
     pub rate_limited: AtomicU64,
 }
 
-fn verb_index(verb: Option<Verb>) -> usize {
-    let name = verb.map_or("other", Verb::name);
-    VERBS
-        .iter()
-        .position(|v| *v == name)
-        .unwrap_or(VERBS.len() - 1)
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            latency: (0..LABEL_COUNT).map(|_| Histogram::default()).collect(),
+            auth_failures: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+        }
+    }
 }
 
 impl Metrics {
-    /// Records one request's latency.
-    pub fn observe(&self, verb: Option<Verb>, elapsed: Duration) {
-        let histogram = &self.latency[verb_index(verb)];
+    /// Records one request's latency under its endpoint's label.
+    pub fn observe(&self, endpoint: &Endpoint, elapsed: Duration) {
+        let Some(histogram) = self.latency.get(endpoint.label_index()) else {
+            return;
+        };
         let seconds = elapsed.as_secs_f64();
         if let Some(bucket) = BUCKETS.iter().position(|&le| seconds <= le) {
             histogram.buckets[bucket].fetch_add(1, Ordering::Relaxed);
@@ -107,7 +93,8 @@ impl Metrics {
             "histogram",
             "Request latency, by verb.",
         );
-        for (verb, histogram) in VERBS.iter().zip(&self.latency) {
+        for (i, histogram) in self.latency.iter().enumerate() {
+            let verb = label(i);
             let mut cumulative = 0;
             for (le, bucket) in BUCKETS.iter().zip(&histogram.buckets) {
                 cumulative += bucket.load(Ordering::Relaxed);
@@ -278,16 +265,17 @@ mod tests {
     #[test]
     fn latency_lands_in_cumulative_buckets() {
         let metrics = Metrics::default();
-        metrics.observe(Some(Verb::Select), Duration::from_micros(300));
-        metrics.observe(Some(Verb::Select), Duration::from_secs(10));
-        let histogram = &metrics.latency[verb_index(Some(Verb::Select))];
+        let select = Endpoint::Verb(crate::api::Verb::Select);
+        metrics.observe(&select, Duration::from_micros(300));
+        metrics.observe(&select, Duration::from_secs(10));
+        let histogram = &metrics.latency[select.label_index()];
         assert_eq!(histogram.count.load(Ordering::Relaxed), 2);
         assert_eq!(
             histogram.buckets[2].load(Ordering::Relaxed),
             1,
             "0.3 ms is in le=0.0005"
         );
-        assert_eq!(verb_index(None), VERBS.len() - 1);
+        assert_eq!(label(Endpoint::Unknown.label_index()), "other");
     }
 
     #[test]

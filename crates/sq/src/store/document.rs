@@ -190,7 +190,7 @@ impl DocHandle {
 
     /// A view of the current state (see [`super::views`]): rendered once per version and
     /// shared by every reader of that version; a large one counts against the view budget
-    /// while answers hold it, and a new one may be refused with [`StoreError::Busy`] when
+    /// while answers hold it, and a new one may be refused with [`StoreError::Unavailable`] when
     /// the budget is spent.
     pub async fn read_view(&self, view: View) -> Result<Bytes, StoreError> {
         let found = self
@@ -764,9 +764,15 @@ fn clone_error(error: &StoreError) -> StoreError {
         StoreError::Io(io) => StoreError::Io(io::Error::new(io.kind(), io.to_string())),
         StoreError::Edit(edit) => StoreError::Edit(edit.clone()),
         StoreError::Gone => StoreError::Gone,
-        StoreError::Busy { retry_after } => StoreError::Busy {
+        StoreError::Unavailable {
+            retry_after,
+            reason,
+        } => StoreError::Unavailable {
             retry_after: *retry_after,
+            reason,
         },
+        StoreError::Fenced => StoreError::Fenced,
+        StoreError::Conflict(why) => StoreError::Conflict(why.clone()),
         StoreError::NotRegular { file } => StoreError::NotRegular { file: file.clone() },
     }
 }

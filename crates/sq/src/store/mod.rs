@@ -63,12 +63,20 @@ pub enum StoreError {
         /// The document's file name (never a full path).
         file: String,
     },
-    /// Memory for large answers is spent (readers are slow to take them); try again.
-    #[error("too many large answers are being sent; try again")]
-    Busy {
-        /// When a retry may find room.
+    /// Not now: retry after a while (memory for large answers is spent, say).
+    #[error("{reason}")]
+    Unavailable {
+        /// When a retry may succeed.
         retry_after: std::time::Duration,
+        /// Why, in words a client may see.
+        reason: &'static str,
     },
+    /// Another node serves the tenant now: this one must not write for it again.
+    #[error("this node no longer serves the tenant")]
+    Fenced,
+    /// A condition of the write does not hold (another writer changed it first).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The directory was detached (its tenant removed): nothing in it is served any more.
     #[error("the directory is no longer served")]
     Gone,

@@ -876,12 +876,12 @@ async fn the_view_budget_bounds_what_held_answers_pin() {
     assert!(store.view_bytes() >= 200_000);
     let refused = dir.read_view(&name("c"), View::Bytes).await;
     assert!(
-        matches!(refused, Err(StoreError::Busy { .. })),
+        matches!(refused, Err(StoreError::Unavailable { .. })),
         "{refused:?}"
     );
     let refused = dir.read_charged(&name("c"), |doc| doc.to_bytes()).await;
     assert!(
-        matches!(refused, Err(StoreError::Busy { .. })),
+        matches!(refused, Err(StoreError::Unavailable { .. })),
         "{refused:?}"
     );
     let shared = dir.read_view(&name("a"), View::Bytes).await.unwrap();

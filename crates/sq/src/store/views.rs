@@ -8,7 +8,7 @@
 //! (no copy), and a large one (from [`LARGE`] bytes) is charged once to a process-wide
 //! budget for as long as any answer holds it. When the budget is spent, a request that
 //! needs a new large view waits a moment for room, then is refused with 503
-//! (`StoreError::Busy`): memory stays bounded whatever readers do.
+//! (`StoreError::Unavailable`): memory stays bounded whatever readers do.
 //!
 //! Views that cost a walk of the whole document and that clients ask for again and again
 //! (toc, checksum, JSON export: an editor refreshes its toc after every edit) are kept
@@ -116,8 +116,9 @@ impl ViewBudget {
                 return Ok(reservation);
             }
             if tokio::time::timeout_at(deadline, released).await.is_err() {
-                return Err(StoreError::Busy {
+                return Err(StoreError::Unavailable {
                     retry_after: Duration::from_secs(1),
+                    reason: "too many large answers are being sent; try again",
                 });
             }
         }
@@ -274,7 +275,7 @@ mod tests {
         assert_eq!(&copy[..3], &[7, 7, 7]);
         assert!(matches!(
             budget.reserve(1).await,
-            Err(StoreError::Busy { .. })
+            Err(StoreError::Unavailable { .. })
         ));
         drop((body, copy));
         assert_eq!(budget.used(), 2 * LARGE as u64, "still held by one answer");

@@ -76,6 +76,53 @@ pub fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// What a key may do with its tenant's documents. Every key is an owner key today; read
+/// and write keys come with scoped keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// Read documents.
+    Read,
+    /// Read and write documents.
+    Write,
+    /// Everything a tenant may do, including managing its own keys.
+    Owner,
+}
+
+/// Who is calling, as their credential says.
+#[derive(Clone)]
+pub enum Principal {
+    /// No credential, or one that opens nothing.
+    Anonymous,
+    /// A key of a tenant (multi-tenant mode).
+    Key {
+        /// The tenant it opens.
+        tenant: Arc<Tenant>,
+        /// What it may do there.
+        scope: Scope,
+    },
+    /// The operator's admin token (multi-tenant mode).
+    Operator,
+    /// The caller of a single-tenant server: anyone when it is open, the holder of the
+    /// key otherwise; both the tenant's owner and the operator.
+    Sole(Arc<Tenant>),
+}
+
+impl Principal {
+    /// The tenant this principal may use with `scope`.
+    pub fn tenant(&self, scope: Scope) -> Option<&Arc<Tenant>> {
+        match self {
+            Principal::Key { tenant, scope: has } if *has >= scope => Some(tenant),
+            Principal::Sole(tenant) => Some(tenant),
+            _ => None,
+        }
+    }
+
+    /// Whether this principal is the operator.
+    pub fn is_operator(&self) -> bool {
+        matches!(self, Principal::Operator | Principal::Sole(_))
+    }
+}
+
 /// How requests are authenticated.
 pub enum Tenancy {
     /// Single tenant, no authentication.
@@ -144,33 +191,46 @@ impl Tenancy {
         Tenancy::Multi(multi)
     }
 
-    /// The tenant `token` authenticates, if any (open mode: always the one tenant).
-    pub fn authenticate(&self, token: Option<&[u8]>) -> Option<Arc<Tenant>> {
+    /// Who presents `token` (open mode: always the one tenant's caller).
+    pub fn principal(&self, token: Option<&[u8]>) -> Principal {
         match self {
-            Tenancy::Open(tenant) => Some(tenant.clone()),
+            Tenancy::Open(tenant) => Principal::Sole(tenant.clone()),
             // Compared in constant time.
-            Tenancy::Key(key, tenant) => token
-                .is_some_and(|token| key.ct_eq(&TokenDigest::of(token)))
-                .then(|| tenant.clone()),
+            Tenancy::Key(key, tenant) => match token {
+                Some(token) if key.ct_eq(&TokenDigest::of(token)) => {
+                    Principal::Sole(tenant.clone())
+                }
+                _ => Principal::Anonymous,
+            },
             Tenancy::Multi(multi) => {
+                let Some(token) = token else {
+                    return Principal::Anonymous;
+                };
+                if multi.is_admin(Some(token)) {
+                    return Principal::Operator;
+                }
                 let registry = multi.registry();
-                let keyed = registry.by_token.get(&TokenDigest::of(token?))?;
-                keyed
-                    .expires_at
-                    .is_none_or(|at| now_unix() < at)
-                    .then(|| keyed.tenant.clone())
+                match registry.by_token.get(&TokenDigest::of(token)) {
+                    Some(keyed) if keyed.expires_at.is_none_or(|at| now_unix() < at) => {
+                        Principal::Key {
+                            tenant: keyed.tenant.clone(),
+                            scope: Scope::Owner,
+                        }
+                    }
+                    _ => Principal::Anonymous,
+                }
             }
         }
     }
 
-    /// Whether `token` is the operator's credential: the admin token in multi-tenant
-    /// mode, the key (or nothing, when open) in single-tenant mode.
-    pub fn is_operator(&self, token: Option<&[u8]>) -> bool {
-        match self {
-            Tenancy::Open(_) => true,
-            Tenancy::Key(..) => self.authenticate(token).is_some(),
-            Tenancy::Multi(multi) => multi.is_admin(token),
-        }
+    /// Whether credentials count at all: an open server ignores them.
+    pub fn reads_credentials(&self) -> bool {
+        !matches!(self, Tenancy::Open(_))
+    }
+
+    /// Whether an admin token is configured (multi-tenant mode only).
+    pub fn has_admin(&self) -> bool {
+        self.as_multi().is_some_and(MultiTenant::has_admin)
     }
 
     /// The multi-tenant state, if in that mode.

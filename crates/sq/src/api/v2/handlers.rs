@@ -98,7 +98,7 @@ pub(crate) async fn execute(call: Call<'_>) -> Result<Response, ApiError> {
             APPLICATION_JSON,
             directory.read_view(name, View::Json).await?,
         )),
-        // Reload is answered before authentication, or refused as an unknown path.
+        // Reload is its own endpoint; as a verb it is only ever routed as a wrong method.
         Verb::Reload => Err(ApiError::NotFound),
     }
 }

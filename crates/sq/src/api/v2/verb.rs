@@ -1,6 +1,8 @@
-//! The verbs of `/api/v2/` and the methods each one takes.
+//! The verbs of `/api/v2/`, listed once: their names, the methods each takes, and what
+//! each needs.
 
 use crate::http::Method;
+use crate::tenancy::Scope;
 
 /// A verb of the v2 API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,50 +33,37 @@ pub enum Verb {
     Where,
     /// `json-export`
     JsonExport,
-    /// `reload` (multi-tenant; handled before authentication)
+    /// `reload` (multi-tenant; its own authorization)
     Reload,
 }
 
+/// Every verb with its name, in declaration order (so `Verb as usize` indexes it).
+pub const VERBS: [(Verb, &str); 14] = [
+    (Verb::Version, "version"),
+    (Verb::Select, "select"),
+    (Verb::Insert, "insert"),
+    (Verb::Update, "update"),
+    (Verb::Delete, "delete"),
+    (Verb::Toc, "toc"),
+    (Verb::Checksum, "checksum"),
+    (Verb::Status, "status"),
+    (Verb::Get, "get"),
+    (Verb::Load, "load"),
+    (Verb::Delta, "delta"),
+    (Verb::Where, "where"),
+    (Verb::JsonExport, "json-export"),
+    (Verb::Reload, "reload"),
+];
+
 impl Verb {
-    /// The verb of an exact path, `/api/v2/<verb>`.
-    pub fn from_path(path: &str) -> Option<Verb> {
-        Some(match path.strip_prefix("/api/v2/")? {
-            "version" => Verb::Version,
-            "select" => Verb::Select,
-            "insert" => Verb::Insert,
-            "update" => Verb::Update,
-            "delete" => Verb::Delete,
-            "toc" => Verb::Toc,
-            "checksum" => Verb::Checksum,
-            "status" => Verb::Status,
-            "get" => Verb::Get,
-            "load" => Verb::Load,
-            "delta" => Verb::Delta,
-            "where" => Verb::Where,
-            "json-export" => Verb::JsonExport,
-            "reload" => Verb::Reload,
-            _ => return None,
-        })
+    /// The verb named `name` (exactly, as in `/api/v2/<name>`).
+    pub fn from_name(name: &str) -> Option<Verb> {
+        VERBS.iter().find(|(_, n)| *n == name).map(|(v, _)| *v)
     }
 
-    /// The name used in paths and logs.
+    /// The name used in paths, logs and metrics.
     pub fn name(self) -> &'static str {
-        match self {
-            Verb::Version => "version",
-            Verb::Select => "select",
-            Verb::Insert => "insert",
-            Verb::Update => "update",
-            Verb::Delete => "delete",
-            Verb::Toc => "toc",
-            Verb::Checksum => "checksum",
-            Verb::Status => "status",
-            Verb::Get => "get",
-            Verb::Load => "load",
-            Verb::Delta => "delta",
-            Verb::Where => "where",
-            Verb::JsonExport => "json-export",
-            Verb::Reload => "reload",
-        }
+        VERBS[self as usize].1
     }
 
     /// Whether the verb takes `method`.
@@ -87,6 +76,14 @@ impl Verb {
             Verb::Delta => matches!(method, Get | Head | Post),
             Verb::Where | Verb::Reload => matches!(method, Post),
             _ => matches!(method, Get | Head),
+        }
+    }
+
+    /// What a key needs to call the verb.
+    pub fn scope(self) -> Scope {
+        match self {
+            Verb::Insert | Verb::Update | Verb::Delete => Scope::Write,
+            _ => Scope::Read,
         }
     }
 
@@ -112,21 +109,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_match_exactly() {
-        assert_eq!(Verb::from_path("/api/v2/select"), Some(Verb::Select));
-        assert_eq!(
-            Verb::from_path("/api/v2/json-export"),
-            Some(Verb::JsonExport)
-        );
-        for path in [
-            "/api/v2/selectX",
-            "/api/v2/version.json",
-            "/api/v2/select/",
-            "/api/v2/",
-            "/select",
-            "/API/v2/select",
-        ] {
-            assert_eq!(Verb::from_path(path), None, "{path}");
+    fn the_table_is_in_declaration_order() {
+        for (i, (verb, name)) in VERBS.iter().enumerate() {
+            assert_eq!(*verb as usize, i, "{name}");
+            assert_eq!(verb.name(), *name);
+            assert_eq!(Verb::from_name(name), Some(*verb));
+        }
+        for name in ["selectX", "version.json", "select/", "", "SELECT"] {
+            assert_eq!(Verb::from_name(name), None, "{name}");
         }
     }
 

@@ -331,7 +331,7 @@ mod tests {
 
     fn v2(e: ApiError) -> (u16, String) {
         let r = e.to_v2_response();
-        (r.status, String::from_utf8(r.body.to_vec()).unwrap())
+        (r.status, String::from_utf8(r.full_body().to_vec()).unwrap())
     }
 
     #[test]
@@ -363,7 +363,7 @@ mod tests {
             vec![("WWW-Authenticate", "Bearer".to_owned())]
         );
         let limited = ApiError::TooManyRequests(Duration::from_millis(1500)).to_v2_response();
-        assert_eq!(limited.body, "Too Many Requests");
+        assert_eq!(limited.full_body(), b"Too Many Requests");
         assert_eq!(limited.headers, vec![("Retry-After", "2".to_owned())]);
         assert!(ApiError::Body(BodyError::Malformed).to_v2_response().close);
     }
@@ -372,14 +372,14 @@ mod tests {
     fn json_errors_carry_a_message_and_a_code() {
         let r = ApiError::NotPermitted.to_json_response();
         assert_eq!(r.status, 403);
-        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(r.full_body()).unwrap();
         assert_eq!(
             body,
             serde_json::json!({"error": "Forbidden: admin token required", "code": "admin_token_required"})
         );
         let r = ApiError::Admin(AdminError::Exists("bob".into())).to_json_response();
         assert_eq!(r.status, 409);
-        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(r.full_body()).unwrap();
         assert_eq!(body["error"], "a tenant named 'bob' exists already");
         assert_eq!(body["code"], "tenant_exists");
         let r = ApiError::Store(StoreError::Fenced).to_json_response();

@@ -82,6 +82,9 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         max_body_bytes: args.max_body,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         request_timeout: Duration::from_secs(args.request_timeout),
+        // A client that takes nothing for as long as a request may take to arrive has
+        // stopped reading.
+        write_idle_timeout: Duration::from_secs(args.request_timeout),
         max_connections: args.max_connections.max(1),
         max_connections_per_address: args
             .max_connections_per_address

@@ -68,7 +68,8 @@ pub struct HostArgs {
     /// Seconds before an idle keep-alive connection is closed.
     #[arg(long, default_value_t = 30)]
     pub idle_timeout: u64,
-    /// Seconds a request has to arrive completely (408 after).
+    /// Seconds a request has to arrive completely (408 after), and an answer may go
+    /// unread before the connection is closed.
     #[arg(long, default_value_t = 30)]
     pub request_timeout: u64,
     /// Largest coordinate component a request may address.

@@ -2,7 +2,7 @@
 
 use bytes::{Buf, BytesMut};
 
-use super::connection::{Conn, ReadError};
+use super::wire::{Wire, WireError};
 
 /// How a request body is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,11 +38,11 @@ impl BodyError {
     }
 }
 
-impl From<ReadError> for BodyError {
-    fn from(error: ReadError) -> Self {
+impl From<WireError> for BodyError {
+    fn from(error: WireError) -> Self {
         match error {
-            ReadError::Timeout => Self::Timeout,
-            ReadError::Closed => Self::Closed,
+            WireError::Timeout => Self::Timeout,
+            WireError::Closed => Self::Closed,
         }
     }
 }
@@ -63,7 +63,7 @@ enum ChunkState {
 /// A request body, read lazily so that the head can be checked first (and
 /// `100 Continue` sent only then).
 pub struct Body<'c> {
-    conn: &'c mut Conn,
+    conn: &'c mut Wire,
     framing: Framing,
     chunk: ChunkState,
     continue_pending: bool,
@@ -72,7 +72,7 @@ pub struct Body<'c> {
 }
 
 impl<'c> Body<'c> {
-    pub(crate) fn new(conn: &'c mut Conn, framing: Framing, expect_continue: bool) -> Self {
+    pub(crate) fn new(conn: &'c mut Wire, framing: Framing, expect_continue: bool) -> Self {
         let finished = framing == Framing::Length(0);
         Body {
             conn,
@@ -119,7 +119,7 @@ impl<'c> Body<'c> {
         if self.continue_pending {
             self.continue_pending = false;
             self.conn
-                .write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .write(b"HTTP/1.1 100 Continue\r\n\r\n", &[])
                 .await
                 .map_err(|_| BodyError::Closed)?;
         }

@@ -5,14 +5,26 @@
 //! (505 for other versions, 501 for unknown codings, 400 for double framing, 408 for a
 //! request not received in time, bodies and CORS headers on every error).
 
+//!
+//! Data flows one way: `server` accepts and opens a connection over a [`Transport`];
+//! `connection` runs its loop over a [`wire`](Stream) — `head` reads the request head,
+//! `body` its body — calls the [`Service`], and writes the [`Response`] back.
+
 mod body;
 mod connection;
+mod head;
+mod limits;
 mod request;
 mod response;
 mod server;
+mod service;
+mod wire;
 
 pub use body::{Body, BodyError};
-pub use connection::trim;
+pub use head::trim;
+pub use limits::{ConnectionStats, Limits};
 pub use request::{Method, Request, Version};
-pub use response::{reason, Response, APPLICATION_JSON, TEXT_PLAIN};
-pub use server::{serve, ConnectionStats, Limits, Service};
+pub use response::{reason, ByteStream, Payload, Response, APPLICATION_JSON, TEXT_PLAIN};
+pub use server::{serve, serve_over, PlainTcp, Transport};
+pub use service::Service;
+pub use wire::Stream;

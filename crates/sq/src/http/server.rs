@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::io;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,58 +15,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
-use super::body::Body;
 use super::connection;
-use super::request::Request;
-use super::response::Response;
-
-/// What one connection and one request may cost.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Largest request head (431 above).
-    pub max_header_bytes: usize,
-    /// Largest request body (413 above).
-    pub max_body_bytes: u64,
-    /// An idle persistent connection is closed silently after this long.
-    pub idle_timeout: Duration,
-    /// A request must be received (and its response written) within this long (408).
-    pub request_timeout: Duration,
-    /// Open connections beyond this are answered 503 and closed.
-    pub max_connections: usize,
-    /// Open connections one client address may hold (0: no cap); past it, 503. IPv6
-    /// addresses count by their /64, which one client usually holds whole.
-    pub max_connections_per_address: usize,
-    /// Peers exempt from the per-address cap: reverse proxies, which carry many clients.
-    pub trusted_proxies: Vec<IpNet>,
-    /// How long shutdown waits for in-flight requests.
-    pub drain_timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_header_bytes: 64 * 1024,
-            max_body_bytes: 64 * 1024 * 1024,
-            idle_timeout: Duration::from_secs(30),
-            request_timeout: Duration::from_secs(30),
-            max_connections: 512,
-            max_connections_per_address: 128,
-            trusted_proxies: Vec::new(),
-            drain_timeout: Duration::from_secs(30),
-        }
-    }
-}
-
-/// Connection counts for `/metrics`.
-#[derive(Debug, Default)]
-pub struct ConnectionStats {
-    /// Connections being served now.
-    pub open: AtomicU64,
-    /// Connections refused because the server held `max_connections`.
-    pub refused_at_limit: AtomicU64,
-    /// Connections refused because their address held its share.
-    pub refused_per_address: AtomicU64,
-}
+use super::limits::{ConnectionStats, Limits};
+use super::response::{BodyFraming, Response};
+use super::service::Service;
+use super::wire::Stream;
 
 /// Open connections by client address, against the per-address cap.
 struct PerAddress {
@@ -131,18 +85,47 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// What answers requests. The body is read only if the service asks for it, after it
-/// has checked the head.
-pub trait Service: Send + Sync + 'static {
-    /// Answers one request.
-    fn call(&self, request: &Request, body: &mut Body<'_>)
-        -> impl Future<Output = Response> + Send;
+/// What a connection runs over once accepted: plain TCP here; TLS wraps the socket in
+/// its handshake. Runs in the connection's own task, so a slow handshake delays no one.
+pub trait Transport: Send + Sync + 'static {
+    /// Turns an accepted socket into the stream the connection speaks HTTP over.
+    fn open(&self, socket: TcpStream) -> impl Future<Output = io::Result<Box<dyn Stream>>> + Send;
+}
+
+/// HTTP straight over the socket.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlainTcp;
+
+impl Transport for PlainTcp {
+    async fn open(&self, socket: TcpStream) -> io::Result<Box<dyn Stream>> {
+        Ok(Box::new(socket))
+    }
+}
+
+/// Serves `listener` over plain TCP; see [`serve_over`].
+pub async fn serve<S: Service>(
+    listener: TcpListener,
+    service: Arc<S>,
+    limits: Limits,
+    stats: Arc<ConnectionStats>,
+    shutdown: impl Future<Output = ()>,
+) {
+    serve_over(
+        listener,
+        Arc::new(PlainTcp),
+        service,
+        limits,
+        stats,
+        shutdown,
+    )
+    .await;
 }
 
 /// Serves `listener` until `shutdown` resolves, then stops accepting, lets in-flight
-/// requests finish (idle connections close at once) and returns.
-pub async fn serve<S: Service>(
+/// requests finish (idle connections close at once; streamed bodies end) and returns.
+pub async fn serve_over<T: Transport, S: Service>(
     listener: TcpListener,
+    transport: Arc<T>,
     service: Arc<S>,
     limits: Limits,
     stats: Arc<ConnectionStats>,
@@ -164,7 +147,7 @@ pub async fn serve<S: Service>(
             accepted = listener.accept() => accepted,
             _ = &mut shutdown => break,
         };
-        let (stream, peer) = match accepted {
+        let (socket, peer) = match accepted {
             Ok(pair) => pair,
             Err(error) => {
                 // Out of descriptors and the like: back off instead of spinning.
@@ -178,7 +161,7 @@ pub async fn serve<S: Service>(
         let Ok(slot) = per_address.admit(peer.ip()) else {
             stats.refused_per_address.fetch_add(1, Ordering::Relaxed);
             refuse(
-                stream,
+                socket,
                 "Service Unavailable: too many connections from your address",
                 &refusals,
             );
@@ -187,27 +170,29 @@ pub async fn serve<S: Service>(
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             stats.refused_at_limit.fetch_add(1, Ordering::Relaxed);
             refuse(
-                stream,
+                socket,
                 "Service Unavailable: connection limit reached",
                 &refusals,
             );
             continue;
         };
         let id = next_id.fetch_add(1, Ordering::Relaxed);
-        let task = connection::run(
-            stream,
-            peer,
-            id,
+        let open = OpenConnection::count(stats.clone());
+        let (transport, service, limits, stop) = (
+            transport.clone(),
             service.clone(),
             limits.clone(),
             stop_rx.clone(),
         );
-        let stats = stats.clone();
-        stats.open.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            task.await;
-            stats.open.fetch_sub(1, Ordering::Relaxed);
-            drop((slot, permit));
+            let _ = socket.set_nodelay(true);
+            let opened = tokio::time::timeout(limits.request_timeout, transport.open(socket));
+            match opened.await {
+                Ok(Ok(stream)) => connection::run(stream, peer, id, service, limits, stop).await,
+                Ok(Err(error)) => tracing::debug!(peer = %peer, %error, "connection not opened"),
+                Err(_) => tracing::debug!(peer = %peer, "connection not opened in time"),
+            }
+            drop((open, slot, permit));
         });
     }
     drop(listener);
@@ -218,6 +203,23 @@ pub async fn serve<S: Service>(
         .is_err()
     {
         tracing::warn!("shutdown: some connections were still busy after the drain timeout");
+    }
+}
+
+/// A connection counted in [`ConnectionStats::open`] until dropped (also when its task
+/// panics).
+struct OpenConnection(Arc<ConnectionStats>);
+
+impl OpenConnection {
+    fn count(stats: Arc<ConnectionStats>) -> Self {
+        stats.open.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(stats)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -245,8 +247,8 @@ async fn answer_refusal(mut stream: TcpStream, why: &'static str) {
         .with_header("Retry-After", "1")
         .closing();
     let mut out = Vec::new();
-    response.write_head(&mut out, true, false);
-    out.extend_from_slice(&response.body);
+    response.write_head(&mut out, BodyFraming::Length, true, false);
+    out.extend_from_slice(response.full_body());
     let exchange = async {
         stream.write_all(&out).await?;
         stream.shutdown().await?;

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod http;
 pub mod store;
 pub mod tenancy;

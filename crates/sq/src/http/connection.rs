@@ -8,7 +8,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 use super::body::Body;
 use super::head::{read_head, HeadError};
@@ -17,6 +16,7 @@ use super::request::{Method, Version};
 use super::response::{reason, BodyFraming, ByteStream, Payload, Response};
 use super::service::Service;
 use super::wire::{Stream, Wire, WireError};
+use crate::clock;
 
 /// Bodies up to this size are copied into the head's buffer and sent with one plain write.
 const COPY_BODY_UP_TO: usize = 16 * 1024;
@@ -55,7 +55,7 @@ pub(crate) async fn run<S: Service>(
                 _ = shutdown.changed() => return,
             }
         }
-        wire.deadline = Instant::now() + wire.limits.request_timeout;
+        wire.deadline = clock::now() + wire.limits.request_timeout;
 
         let head = match read_head(&mut wire, peer, connection_id).await {
             Ok(head) => head,

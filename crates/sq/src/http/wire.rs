@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::time::{timeout, timeout_at};
 
 use super::limits::Limits;
+use crate::clock::{self, Instant};
 
 /// A byte stream a connection can run over.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
@@ -39,7 +40,7 @@ impl Wire {
         Wire {
             stream,
             buf: BytesMut::with_capacity(8 * 1024),
-            deadline: Instant::now() + limits.request_timeout,
+            deadline: clock::now() + limits.request_timeout,
             limits,
         }
     }

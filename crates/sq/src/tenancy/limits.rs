@@ -6,12 +6,19 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{Quota, RateLimiter};
 
-type Direct = RateLimiter<governor::state::NotKeyed, governor::state::InMemoryState, DefaultClock>;
+use crate::clock::{self, Instant, RateClock};
+
+type Direct = RateLimiter<
+    governor::state::NotKeyed,
+    governor::state::InMemoryState,
+    RateClock,
+    governor::middleware::NoOpMiddleware<Duration>,
+>;
 
 /// A tenant's request budget: `rps` per second, bursts of up to one second's worth.
 pub struct RateLimit {
@@ -30,7 +37,7 @@ impl RateLimit {
             .allow_burst(burst);
         RateLimit {
             rps,
-            limiter: RateLimiter::direct(quota),
+            limiter: RateLimiter::direct_with_clock(quota, RateClock),
         }
     }
 
@@ -43,7 +50,7 @@ impl RateLimit {
     pub fn check(&self) -> Result<(), Duration> {
         self.limiter
             .check()
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+            .map_err(|not_until| not_until.wait_time_from(RateClock.now()))
     }
 }
 
@@ -91,7 +98,7 @@ impl AuthFailures {
             let window = self.window;
             seen.retain(|_, (start, _)| start.elapsed() < window);
         }
-        let now = Instant::now();
+        let now = clock::now();
         let entry = seen.entry(ip).or_insert((now, 0));
         if entry.0.elapsed() >= self.window {
             *entry = (now, 0);
@@ -114,6 +121,42 @@ mod tests {
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_millis(200),
             "{wait:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tenant_waits_on_the_clock_not_on_a_sleep() {
+        let limit = RateLimit::new(5.0);
+        for _ in 0..5 {
+            assert!(limit.check().is_ok());
+        }
+        let wait = limit.check().unwrap_err();
+        tokio::time::advance(wait / 2).await;
+        assert!(limit.check().is_err(), "half the wait is not enough");
+        tokio::time::advance(wait).await;
+        assert!(
+            limit.check().is_ok(),
+            "the paused clock moved the budget on"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_blocked_address_is_let_in_when_its_window_ends() {
+        let failures = AuthFailures::new(2, Duration::from_secs(60));
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        failures.record(ip);
+        failures.record(ip);
+        let wait = failures.blocked(ip).expect("blocked");
+        assert_eq!(wait, Duration::from_secs(60));
+        tokio::time::advance(Duration::from_secs(59)).await;
+        assert_eq!(failures.blocked(ip), Some(Duration::from_secs(1)));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(failures.blocked(ip), None);
+        failures.record(ip);
+        assert_eq!(
+            failures.blocked(ip),
+            None,
+            "a new window starts counting at one"
         );
     }
 

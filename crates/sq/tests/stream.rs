@@ -122,6 +122,22 @@ impl Drop for Server {
     }
 }
 
+/// Sends `request` on a new connection and reads the answer's head.
+fn ask(server: &Server, request: &[u8]) -> (BufReader<TcpStream>, String) {
+    let mut stream = server.connect();
+    stream.write_all(request).unwrap();
+    let mut reader = BufReader::with_capacity(CHUNK, stream);
+    let head = read_head(&mut reader);
+    (reader, head)
+}
+
+/// Sends `request` on the connection `reader` reads, keeping what it has buffered (bytes
+/// sent past an answer must show up in the next read, not be dropped).
+fn ask_again(reader: &mut BufReader<TcpStream>, request: &[u8]) -> String {
+    reader.get_mut().write_all(request).unwrap();
+    read_head(reader)
+}
+
 /// Reads a head up to its blank line.
 fn read_head(reader: &mut impl BufRead) -> String {
     let mut head = String::new();
@@ -157,12 +173,7 @@ fn read_chunk(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
 #[test]
 fn a_hundred_megabytes_reach_a_slow_reader_in_bounded_memory() {
     let server = Server::start(Limits::default());
-    let mut stream = server.connect();
-    stream
-        .write_all(b"GET /large HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
-    let mut reader = BufReader::with_capacity(CHUNK, stream);
-    let head = read_head(&mut reader);
+    let (mut reader, head) = ask(&server, b"GET /large HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(head.contains("Transfer-Encoding: chunked\r\n"), "{head}");
     assert!(!head.contains("Content-Length"), "{head}");
@@ -196,10 +207,7 @@ fn a_hundred_megabytes_reach_a_slow_reader_in_bounded_memory() {
     assert!(pending.is_empty());
 
     // The connection stays usable after the last chunk.
-    let mut stream = reader.into_inner();
-    stream.write_all(b"GET /whole HTTP/1.1\r\n\r\n").unwrap();
-    let mut reader = BufReader::new(stream);
-    let head = read_head(&mut reader);
+    let head = ask_again(&mut reader, b"GET /whole HTTP/1.1\r\n\r\n");
     assert!(head.contains("Content-Length: 5\r\n"), "{head}");
     let mut body = [0; 5];
     reader.read_exact(&mut body).unwrap();
@@ -219,17 +227,13 @@ fn an_http_1_0_client_gets_a_close_delimited_body() {
     stream.read_to_string(&mut whole).unwrap();
     assert!(whole.ends_with("\r\n\r\nwhole"), "{whole}");
 
-    let mut stream = server.connect();
-    stream
-        .write_all(b"GET /large HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-        .unwrap();
-    let mut reader = BufReader::new(stream);
-    let head = read_head(&mut reader);
+    let request = b"GET /large HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    let (mut reader, head) = ask(&server, request);
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(head.contains("Connection: close\r\n"), "{head}");
     assert!(!head.contains("Transfer-Encoding"), "{head}");
     assert!(!head.contains("Content-Length"), "{head}");
-    // Counted, not kept: the tests of this binary share one process and its peak RSS.
+    // Counted, not kept: 100 MiB need not sit in the test's memory.
     let length = io::copy(&mut reader, &mut io::sink()).unwrap();
     assert_eq!(
         length, LARGE as u64,
@@ -240,15 +244,9 @@ fn an_http_1_0_client_gets_a_close_delimited_body() {
 #[test]
 fn head_of_a_stream_sends_headers_only_and_keeps_the_connection() {
     let server = Server::start(Limits::default());
-    let mut stream = server.connect();
-    stream.write_all(b"HEAD /endless HTTP/1.1\r\n\r\n").unwrap();
-    let mut reader = BufReader::new(stream);
-    let head = read_head(&mut reader);
+    let (mut reader, head) = ask(&server, b"HEAD /endless HTTP/1.1\r\n\r\n");
     assert!(head.contains("Transfer-Encoding: chunked\r\n"), "{head}");
-    let mut stream = reader.into_inner();
-    stream.write_all(b"GET /whole HTTP/1.1\r\n\r\n").unwrap();
-    let mut reader = BufReader::new(stream);
-    let next = read_head(&mut reader);
+    let next = ask_again(&mut reader, b"GET /whole HTTP/1.1\r\n\r\n");
     assert!(
         next.starts_with("HTTP/1.1 200 OK\r\n"),
         "no body came first: {next}"
@@ -259,10 +257,7 @@ fn head_of_a_stream_sends_headers_only_and_keeps_the_connection() {
 #[test]
 fn a_failing_stream_ends_without_the_last_chunk() {
     let server = Server::start(Limits::default());
-    let mut stream = server.connect();
-    stream.write_all(b"GET /broken HTTP/1.1\r\n\r\n").unwrap();
-    let mut reader = BufReader::new(stream);
-    let head = read_head(&mut reader);
+    let (mut reader, head) = ask(&server, b"GET /broken HTTP/1.1\r\n\r\n");
     assert!(head.contains("Transfer-Encoding: chunked\r\n"), "{head}");
     let mut rest = Vec::new();
     reader.read_to_end(&mut rest).unwrap();
@@ -280,9 +275,11 @@ fn a_client_that_stops_reading_is_disconnected() {
         ..Limits::default()
     };
     let server = Server::start(limits);
-    let mut stream = server.connect();
-    stream.write_all(b"GET /endless HTTP/1.1\r\n\r\n").unwrap();
-    // Never read: the socket buffers fill, then writes stop making progress.
+    let (reader, head) = ask(&server, b"GET /endless HTTP/1.1\r\n\r\n");
+    // The connection is being served (and counted) once its head has come.
+    assert!(head.contains("Transfer-Encoding: chunked\r\n"), "{head}");
+    assert_eq!(server.stats.open.load(Ordering::Relaxed), 1);
+    // Read no more: the socket buffers fill, then writes stop making progress.
     let deadline = Instant::now() + Duration::from_secs(30);
     while server.stats.open.load(Ordering::Relaxed) > 0 {
         assert!(
@@ -291,7 +288,7 @@ fn a_client_that_stops_reading_is_disconnected() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    drop(stream);
+    drop(reader);
 }
 
 #[test]
@@ -301,10 +298,7 @@ fn shutdown_ends_an_endless_stream() {
         ..Limits::default()
     };
     let mut server = Server::start(limits);
-    let mut stream = server.connect();
-    stream.write_all(b"GET /endless HTTP/1.1\r\n\r\n").unwrap();
-    let mut reader = BufReader::new(stream);
-    let head = read_head(&mut reader);
+    let (mut reader, head) = ask(&server, b"GET /endless HTTP/1.1\r\n\r\n");
     assert!(head.contains("Transfer-Encoding: chunked\r\n"), "{head}");
     assert!(read_chunk(&mut reader).unwrap().is_some());
 

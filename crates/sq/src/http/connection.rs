@@ -1,6 +1,7 @@
 //! One client connection: read heads, frame bodies, call the service, write responses,
 //! in order, for as long as the connection is persistent.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -116,12 +117,7 @@ async fn send(
 ) -> Result<(), WireError> {
     out.clear();
     let framing = response.framing(how.version_11);
-    response.write_head(
-        out,
-        framing,
-        how.close || response.close,
-        how.keep_alive_echo,
-    );
+    response.write_head(out, framing, how.close, how.keep_alive_echo);
     let body = if how.omit_body {
         Payload::Full(Bytes::new())
     } else {
@@ -190,7 +186,7 @@ async fn send_stream(
             if wrote_chunk {
                 prefix.extend_from_slice(b"\r\n");
             }
-            prefix.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            let _ = write!(prefix, "{:x}\r\n", chunk.len());
             wire.write(&prefix, &chunk).await?;
         } else {
             wire.write(&chunk, &[]).await?;

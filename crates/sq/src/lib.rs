@@ -2,11 +2,10 @@
 //!
 //! Layers, top to bottom: [`cli`] (commands, start-up, signals) → [`http`] (connections,
 //! framing, limits) → [`api`] (the `/api/v2` contract) → [`tenancy`] (who may do what)
-//! → [`store`] (documents on disk) → the `phext` engine crate.
+//! → the `sq_store` crate (documents on disk) → the `phext` engine crate.
 
 pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod http;
-pub mod store;
 pub mod tenancy;

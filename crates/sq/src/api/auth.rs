@@ -130,8 +130,8 @@ mod tests {
     use crate::api::router::{AdminRoute, Endpoint};
     use crate::api::Verb;
     use crate::http::{Method, Version};
-    use crate::store::{Store, StoreSettings};
     use crate::tenancy::Scope;
+    use sq_store::{Store, StoreSettings};
 
     fn request_from(peer: &str, headers: &[(&str, &str)]) -> Request {
         Request {

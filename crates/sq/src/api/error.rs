@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use crate::http::{reason, BodyError, Response, APPLICATION_JSON};
-use crate::store::StoreError;
 use crate::tenancy::admin::AdminError;
 use crate::tenancy::Scope;
+use sq_store::StoreError;
 
 /// The class of an error, which decides its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

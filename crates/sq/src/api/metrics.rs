@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::router::{label, Endpoint, LABEL_COUNT};
 use crate::http::ConnectionStats;
-use crate::store::Store;
 use crate::tenancy::{now_unix, Tenancy};
+use sq_store::Store;
 
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 12] = [

@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 
 use crate::http::APPLICATION_JSON;
 use crate::http::{Body, ConnectionStats, Method, Request, Response, Service};
-use crate::store::Store;
 use crate::tenancy::limits::AuthFailures;
 use crate::tenancy::{Principal, Tenancy, Tenant};
 pub use error::{ApiError, ErrorKind};
 pub use metrics::Metrics;
 pub use router::{AdminRoute, Endpoint, Permission};
+use sq_store::Store;
 pub use v2::Verb;
 
 /// Settings the API needs beyond the tenants.

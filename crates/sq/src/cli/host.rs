@@ -10,8 +10,8 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use super::{log_format, log_sink, HostArgs, Sync};
 use crate::api::{ApiSettings, App};
 use crate::http::{serve, ConnectionStats, Limits};
-use crate::store::{Store, StoreSettings, SyncMode};
 use crate::tenancy::{config, Tenancy};
+use sq_store::{Store, StoreSettings, SyncMode};
 
 /// Validates the flags, builds the tenancy, binds, and serves until SIGTERM/SIGINT.
 pub fn run(args: HostArgs) -> Result<(), String> {
@@ -156,7 +156,7 @@ fn sweep_config_temp_files(config: &std::path::Path) {
     else {
         return;
     };
-    match crate::store::remove_stale_temp_files(dir, |target| target == name) {
+    match sq_store::remove_stale_temp_files(dir, |target| target == name) {
         Ok(0) => {}
         Ok(removed) => tracing::info!(removed, "removed temp files of the config a crash left"),
         Err(error) => tracing::warn!(%error, "cannot look for stale temp files of the config"),

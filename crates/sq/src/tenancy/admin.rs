@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use super::config::{self, ConfigError};
 use super::token::{self, TokenDigest};
 use super::{now_unix, MultiTenant};
-use crate::store::Disk;
+use sq_store::Disk;
 
 /// Why an admin request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -159,7 +159,7 @@ impl MultiTenant {
         let config = config::validate(root, &self.base)?;
         check(&out, &config)?;
         config.create_directories()?;
-        crate::store::RealDisk
+        sq_store::RealDisk
             .replace(&self.config_path, &text)
             .map_err(|e| AdminError::Io(format!("cannot write the config: {e}")))?;
         self.install(&config);

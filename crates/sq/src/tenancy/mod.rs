@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::store::{Directory, Store};
 use config::{Config, ConfigError};
 use limits::RateLimit;
+use sq_store::{Directory, Store};
 use stats::TenantStats;
 use token::TokenDigest;
 

@@ -4,7 +4,7 @@ use phext::{where_checksum, where_xor, ClientManifest};
 
 use super::{ApiError, Call, Verb};
 use crate::http::{Method, Response, APPLICATION_JSON};
-use crate::store::{Edit, View};
+use sq_store::{Edit, View};
 
 /// Runs the verb against the tenant's document and builds the 200 answer.
 pub(crate) async fn execute(call: Call<'_>) -> Result<Response, ApiError> {

@@ -13,9 +13,9 @@ pub use verb::{Verb, VERBS};
 
 use super::{ApiError, ApiSettings};
 use crate::http::{Body, Method, Request, Response};
-use crate::store::DocName;
 use crate::tenancy::Tenant;
 use query::Query;
+use sq_store::DocName;
 
 /// A request that passed every header-level check, ready to execute.
 pub(crate) struct Call<'a> {

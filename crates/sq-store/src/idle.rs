@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
-use crate::clock::{self, Instant};
+use tokio::time::Instant;
 
 use super::document::DocHandle;
 
@@ -79,8 +79,8 @@ impl IdleCheckpoints {
                     }
                     None => return,
                 },
-                () = sleep_until(next.unwrap_or_else(clock::now)), if next.is_some() => {
-                    let now = clock::now();
+                () = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
+                    let now = Instant::now();
                     while let Some(entry) = due.first_entry() {
                         if entry.key().0 > now {
                             break;
@@ -100,7 +100,7 @@ impl IdleCheckpoints {
                                         .delay
                                         .saturating_mul(2u32.saturating_pow(tries + 1))
                                         .min(MAX_BACKOFF);
-                                    queue(&mut due, clock::now() + backoff, &handle, tries + 1);
+                                    queue(&mut due, Instant::now() + backoff, &handle, tries + 1);
                                 }
                             }
                         }

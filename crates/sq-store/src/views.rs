@@ -26,7 +26,6 @@ use phext::{Coordinate, Document};
 use tokio::sync::Notify;
 
 use super::StoreError;
-use crate::clock;
 
 /// Views from this size on count against the [`ViewBudget`] while answers hold them;
 /// smaller ones are copied behind the response head anyway.
@@ -107,7 +106,7 @@ impl ViewBudget {
     /// than the whole budget gets in when no answer holds anything, so that every
     /// document can still be read.
     pub(crate) async fn reserve(self: &Arc<Self>, bytes: usize) -> Result<Reservation, StoreError> {
-        let deadline = clock::now() + self.wait;
+        let deadline = tokio::time::Instant::now() + self.wait;
         loop {
             let released = self.released.notified();
             tokio::pin!(released);

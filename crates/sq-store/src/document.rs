@@ -22,7 +22,7 @@ use super::edit::{Edit, EditOutcome};
 use super::views::{Kept, View, LARGE};
 use super::wal::{self, Base, Contents};
 use super::{Shared, StoreError, SyncMode};
-use crate::clock;
+use tokio::time::Instant;
 
 /// Memory a resident document is charged beyond its text, per scroll (map node, key,
 /// string header) and per document.
@@ -86,7 +86,7 @@ pub struct DocHandle {
     /// This handle, for announcing itself to the idle checkpointer.
     me: Weak<DocHandle>,
     /// When a write last changed the log.
-    last_write: Mutex<Option<clock::Instant>>,
+    last_write: Mutex<Option<Instant>>,
     /// Announced to the idle checkpointer and not yet checkpointed by it.
     idle_announced: AtomicBool,
 }
@@ -644,7 +644,7 @@ impl DocHandle {
     /// Records a write to the log, and announces the document to the idle checkpointer
     /// if this is its first since the last idle checkpoint.
     fn note_write(&self) {
-        *lock(&self.last_write) = Some(clock::now());
+        *lock(&self.last_write) = Some(Instant::now());
         if let Some(idle) = &self.shared.idle {
             if !self.idle_announced.swap(true, Ordering::AcqRel) {
                 idle.announce(self.me.clone());
@@ -653,7 +653,7 @@ impl DocHandle {
     }
 
     /// When a write last changed the log, if ever.
-    pub(crate) fn last_write(&self) -> Option<clock::Instant> {
+    pub(crate) fn last_write(&self) -> Option<Instant> {
         *lock(&self.last_write)
     }
 

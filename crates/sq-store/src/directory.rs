@@ -1,26 +1,22 @@
-//! One tenant data directory: its document handles, created on first use.
+//! One tenant: its document handles, created on first use, over the tenant's log.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Once, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use phext::Document;
 
-use super::disk::remove_stale_temp_files;
 use super::document::DocHandle;
 use super::edit::{Edit, EditOutcome};
+use super::log::TenantLog;
 use super::name::DocName;
 use super::usage::Usage;
 use super::views::View;
 use super::{Shared, StoreError};
 
-/// A tenant's data directory. Reads of one document run in parallel; writes to it are
+/// A tenant's documents. Reads of one document run in parallel; writes to it are
 /// committed in order (concurrent ones share a sync); documents never wait on each other.
 pub struct Directory {
-    path: PathBuf,
-    /// The filesystem the directory is on, registered for group commit.
-    device: Option<u64>,
     shared: Arc<Shared>,
     state: Arc<DirState>,
     documents: Mutex<HashMap<DocName, Arc<DocHandle>>>,
@@ -28,13 +24,14 @@ pub struct Directory {
 
 /// What a directory's document handles share with it.
 pub(crate) struct DirState {
-    path: PathBuf,
+    /// Where the tenant's documents are kept.
+    pub(crate) log: Arc<dyn TenantLog>,
     /// Storage accounting of every document in it.
     pub(crate) usage: Usage,
     /// Set when the directory is detached; its handles then refuse to load or commit.
     closed: AtomicBool,
-    /// Stale temp files are removed once, before the first document is read.
-    swept: Once,
+    /// The next tenant sequence number, learnt from the log at the first commit.
+    next_seq: tokio::sync::Mutex<Option<u64>>,
 }
 
 impl DirState {
@@ -43,48 +40,44 @@ impl DirState {
         self.closed.load(Ordering::SeqCst)
     }
 
-    /// Removes the temp files of checkpoints and new logs that a crash left behind, once
-    /// per directory and process, before its first document is loaded (so none of ours
-    /// can be under way). Blocking: call off the async workers.
-    pub(crate) fn sweep_once(&self) {
-        self.swept.call_once(|| {
-            let is_document = |target: &str| {
-                target.ends_with(".phext") || target.ends_with(".phext.wal")
-            };
-            match remove_stale_temp_files(&self.path, is_document) {
-                Ok(0) => {}
-                Ok(removed) => {
-                    tracing::info!(dir = %self.path.display(), removed, "removed temp files a crash left behind")
-                }
-                Err(error) => {
-                    tracing::warn!(dir = %self.path.display(), %error, "cannot look for stale temp files")
-                }
-            }
-        });
+    /// Takes `count` consecutive sequence numbers, in the order commits ask for them.
+    /// A commit that then fails leaves its numbers unused: numbers are never reused, and
+    /// readers of the tenant's order must not expect them to be dense.
+    pub(crate) async fn next_seqs(&self, count: u64) -> Result<u64, StoreError> {
+        let mut next = self.next_seq.lock().await;
+        let first = match *next {
+            Some(first) => first,
+            None => self.log.last_seq().await? + 1,
+        };
+        *next = Some(first + count);
+        Ok(first)
+    }
+
+    /// Bytes stored, asking the log for every document's size the first time; `exact`
+    /// holds the sizes of resident documents.
+    pub(crate) async fn usage_total(&self, exact: &[(String, u64)]) -> Result<u64, StoreError> {
+        if let Some(total) = self.usage.total() {
+            return Ok(total);
+        }
+        let stored: Vec<(String, u64)> = self
+            .log
+            .sizes()
+            .await?
+            .into_iter()
+            .map(|(name, size)| (name.file_name(), size))
+            .collect();
+        Ok(self.usage.ensure(&stored, exact))
     }
 }
 
 impl Directory {
-    pub(crate) fn new(path: PathBuf, shared: Arc<Shared>) -> Self {
-        // Opened now, before any write here, so the sync handle reports every error.
-        let device = match shared.disk.filesystem(&path) {
-            Ok((device, handle)) => {
-                shared.committer.register(device, handle);
-                Some(device)
-            }
-            Err(error) => {
-                tracing::warn!(dir = %path.display(), %error, "no filesystem-wide sync; each write syncs its own log");
-                None
-            }
-        };
+    pub(crate) fn new(log: Arc<dyn TenantLog>, shared: Arc<Shared>) -> Self {
         Directory {
-            path: path.clone(),
-            device,
             state: Arc::new(DirState {
-                path,
+                log,
                 usage: Usage::default(),
                 closed: AtomicBool::new(false),
-                swept: Once::new(),
+                next_seq: tokio::sync::Mutex::new(None),
             }),
             shared,
             documents: Mutex::new(HashMap::new()),
@@ -103,9 +96,7 @@ impl Directory {
                     DocHandle::new(
                         self.shared.clone(),
                         self.state.clone(),
-                        &self.path,
-                        name.file_name(),
-                        self.device,
+                        name.clone(),
                         me.clone(),
                     )
                 })
@@ -150,12 +141,9 @@ impl Directory {
         self.handle(name).write(edit.clone(), quota).await
     }
 
-    /// Bytes stored: the canonical size of every document (the directory is scanned once,
-    /// then kept current).
+    /// Bytes stored: the canonical size of every document (the log is asked once, then
+    /// the total is kept current).
     pub async fn usage(&self) -> Result<u64, StoreError> {
-        if let Some(total) = self.state.usage.total() {
-            return Ok(total);
-        }
         let exact: Vec<(String, u64)> = self
             .handles()
             .iter()
@@ -164,11 +152,7 @@ impl Directory {
                     .map(|size| (h.file_name().to_owned(), size))
             })
             .collect();
-        let state = self.state.clone();
-        tokio::task::spawn_blocking(move || state.usage.ensure(&state.path, &exact))
-            .await
-            .unwrap_or_else(|join| Err(std::io::Error::other(join.to_string())))
-            .map_err(StoreError::from_io)
+        self.state.usage_total(&exact).await
     }
 
     /// Bytes stored, if already known (never scans).
@@ -186,20 +170,15 @@ impl Directory {
         self.state.closed.store(true, Ordering::SeqCst);
     }
 
-    /// The documents that have a log file, from a scan of the directory (blocking). A
-    /// directory that cannot be read has none.
-    pub(crate) fn documents_with_logs(&self) -> Vec<DocName> {
-        let Ok(entries) = std::fs::read_dir(&self.path) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter_map(|entry| {
-                let file = entry.file_name();
-                let stem = file.to_str()?.strip_suffix(".phext.wal")?;
-                DocName::parse(stem.as_bytes()).ok()
-            })
-            .collect()
+    /// The documents whose records are not all in their checkpoints. A tenant whose log
+    /// cannot be read has none.
+    pub(crate) async fn documents_with_records(&self) -> Vec<DocName> {
+        self.state.log.with_records().await.unwrap_or_default()
+    }
+
+    /// Every document the tenant has, in name order.
+    pub async fn documents(&self) -> Result<Vec<DocName>, StoreError> {
+        self.state.log.list().await
     }
 
     /// Every handle, for eviction and shutdown.

@@ -1,41 +1,40 @@
-//! One document: its resident state, its write-ahead log, group commit, checkpoints,
-//! recovery and eviction.
+//! One document: its resident state, the commit of its writes through its log, its
+//! checkpoints, and eviction. Where the records and checkpoints are kept is the log's
+//! business ([`crate::log`]); this file only decides what is logged and when.
 //!
 //! Locks, always taken in this order: `engine` (a tokio mutex held by whoever touches
-//! the files or changes the resident state), then `resident` (readers take it briefly),
+//! the log or changes the resident state), then `resident` (readers take it briefly),
 //! then `queue`. Edits reach the resident document only after they are durable, so no
 //! reader ever sees a write that could still fail.
 
 use std::collections::HashSet;
 use std::io;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use bytes::Bytes;
 use phext::{Coordinate, Document};
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::directory::DirState;
-use super::disk::LogFile;
 use super::edit::{Edit, EditOutcome};
+use super::log::{Body, DocumentLog, Opened, Position, Record};
+use super::name::DocName;
 use super::views::{Kept, View, LARGE};
-use super::wal::{self, Base, Contents};
 use super::{Shared, StoreError, SyncMode};
-use tokio::time::Instant;
 
 /// Memory a resident document is charged beyond its text, per scroll (map node, key,
 /// string header) and per document.
 const SCROLL_OVERHEAD: u64 = 96;
-/// Appends up to this size are written on the async worker (a copy into the page cache);
-/// larger ones, and every sync, go to the blocking pool.
-const INLINE_APPEND: usize = 16 * 1024;
 const DOCUMENT_OVERHEAD: u64 = 512;
+/// Documents up to about this size are parsed on the async worker when loaded.
+const INLINE_REPLAY: usize = 64 * 1024;
 
 enum Resident {
     Unloaded,
     Loaded(Document),
-    /// The checkpoint or its log is unreadable; neither file is ever written.
+    /// The checkpoint or its log is unreadable; neither is ever written.
     Corrupt(String),
 }
 
@@ -49,29 +48,21 @@ struct Pending {
 /// What only the holder of the engine lock may touch.
 #[derive(Default)]
 struct Engine {
-    /// The open log, if the document has one.
-    log: Option<Box<dyn LogFile>>,
-    /// Bytes in the log file (header and records).
-    log_len: u64,
-    /// The checkpoint the resident state was recovered from or last written to.
-    base: Option<Base>,
-    /// The open log's id (see the journal).
-    log_id: u64,
+    /// The document's log while it is resident.
+    log: Option<Box<dyn DocumentLog>>,
+    /// The resident state's counters: its version and the last tenant sequence number
+    /// applied to it.
+    at: Position,
     /// Bytes charged to the memory budget for the resident document.
     charged: u64,
-    /// A failed write could not be cut back out of the log: refuse writes until reload.
-    broken: bool,
 }
 
 /// A document's handle, shared by every request for it.
 pub struct DocHandle {
+    name: DocName,
     file_name: String,
-    /// The filesystem whose shared sync commits this document's writes, if known.
-    device: Option<u64>,
-    checkpoint_path: PathBuf,
-    log_path: PathBuf,
     shared: Arc<Shared>,
-    /// The directory's accounting and state.
+    /// The directory's log, accounting and state.
     dir: Arc<DirState>,
     resident: RwLock<Resident>,
     /// Views of the resident state kept for its version: filled under the read lock and
@@ -91,37 +82,22 @@ pub struct DocHandle {
     idle_announced: AtomicBool,
 }
 
-/// What recovery found on disk.
-enum Recovered {
-    Loaded {
-        doc: Document,
-        base: Base,
-        log: Option<(Box<dyn LogFile>, u64)>,
-        log_id: u64,
-    },
-    Corrupt(String),
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Runs blocking file work off the async workers.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> io::Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|join| Err(io::Error::other(format!("storage task failed: {join}"))))
+/// Milliseconds since the Unix epoch, for records (0 if the clock is before it).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl DocHandle {
     pub(crate) fn new(
         shared: Arc<Shared>,
         dir: Arc<DirState>,
-        path: &std::path::Path,
-        file_name: String,
-        device: Option<u64>,
+        name: DocName,
         me: Weak<DocHandle>,
     ) -> Self {
         DocHandle {
@@ -129,10 +105,8 @@ impl DocHandle {
             last_write: Mutex::new(None),
             idle_announced: AtomicBool::new(false),
             dir,
-            device,
-            checkpoint_path: path.join(&file_name),
-            log_path: path.join(format!("{file_name}.wal")),
-            file_name,
+            file_name: name.file_name(),
+            name,
             shared,
             resident: RwLock::new(Resident::Unloaded),
             views: Mutex::new(Vec::new()),
@@ -330,7 +304,10 @@ impl DocHandle {
             Resident::Loaded(doc) => doc.serialized_len(),
             _ => return false,
         };
-        engine.log.is_some() && engine.log_len > self.shared.settings.checkpoint_bytes.max(size)
+        engine
+            .log
+            .as_ref()
+            .is_some_and(|log| log.len() > self.shared.settings.checkpoint_bytes.max(size))
     }
 
     /// Makes one batch durable and applies it; every writer in it gets its answer.
@@ -341,12 +318,15 @@ impl DocHandle {
         if let Err(error) = self.ensure_loaded(engine).await {
             return fail_all(batch, || clone_error(&error));
         }
-        if engine.broken {
-            return fail_all(batch, || {
-                StoreError::Io(io::Error::other(
-                    "the log could not be repaired after a failed write; reload the document",
-                ))
-            });
+        // A log in an earlier format is rewritten (folded into the checkpoint) first.
+        if engine
+            .log
+            .as_ref()
+            .is_some_and(|log| log.needs_checkpoint())
+        {
+            if let Err(error) = self.checkpoint(engine).await {
+                return fail_all(batch, || clone_error(&error));
+            }
         }
         // Under a quota, the directory's usage must be known (one scan, the first time).
         let used = if batch.iter().any(|p| p.quota.is_some()) {
@@ -359,7 +339,7 @@ impl DocHandle {
         };
         // Log every edit that changes something (an unchanged update costs no sync), and
         // refuse those that would take the writer past its quota.
-        let mut record = Vec::new();
+        let mut records = Vec::new();
         let mut accepted = Vec::with_capacity(batch.len());
         {
             let state = self.resident.read().unwrap_or_else(PoisonError::into_inner);
@@ -378,6 +358,7 @@ impl DocHandle {
             };
             let mut touched: HashSet<Coordinate> = HashSet::new();
             let mut projected = used;
+            let time_ms = now_ms();
             for pending in batch {
                 let coordinate = pending.edit.coordinate();
                 if !touched.contains(&coordinate) && !pending.edit.changes(doc) {
@@ -391,7 +372,12 @@ impl DocHandle {
                     continue;
                 }
                 projected = (projected + size).saturating_sub(doc.serialized_len());
-                wal::encode(&pending.edit, &mut record);
+                records.push(Record {
+                    seq: 0,
+                    version: engine.at.version + records.len() as u64 + 1,
+                    time_ms,
+                    body: Body::Edit(pending.edit.clone()),
+                });
                 touched.insert(coordinate);
                 accepted.push(pending);
             }
@@ -400,9 +386,8 @@ impl DocHandle {
         if batch.is_empty() {
             return;
         }
-        if !record.is_empty() {
-            if let Err(error) = self.append(engine, record).await {
-                let error = StoreError::from_io(error);
+        if !records.is_empty() {
+            if let Err(error) = self.append(engine, &mut records).await {
                 return fail_all(batch, || clone_error(&error));
             }
             self.note_write();
@@ -427,24 +412,30 @@ impl DocHandle {
         self.recharge(engine, charge);
     }
 
+    /// Numbers the records in the tenant's commit order and appends them as one group
+    /// commit; the resident counters move only once it is durable.
+    async fn append(&self, engine: &mut Engine, records: &mut [Record]) -> Result<(), StoreError> {
+        let Some(log) = engine.log.as_mut() else {
+            return Err(StoreError::Io(io::Error::other("log not open")));
+        };
+        let first = self.dir.next_seqs(records.len() as u64).await?;
+        for (record, seq) in records.iter_mut().zip(first..) {
+            record.seq = seq;
+        }
+        log.append(records).await?;
+        if let Some(last) = records.last() {
+            engine.at = last.position();
+        }
+        Ok(())
+    }
+
     /// The directory's storage in use, scanning it the first time.
     async fn usage_now(&self) -> Result<u64, StoreError> {
-        if let Some(total) = self.dir.usage.total() {
-            return Ok(total);
-        }
-        let state = self.dir.clone();
-        let dir = self
-            .checkpoint_path
-            .parent()
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_default();
         let exact = self
             .resident_size()
             .map(|size| vec![(self.file_name.clone(), size)])
             .unwrap_or_default();
-        blocking(move || state.usage.ensure(&dir, &exact))
-            .await
-            .map_err(StoreError::from_io)
+        self.dir.usage_total(&exact).await
     }
 
     /// The canonical size of the resident document, if loaded.
@@ -460,101 +451,7 @@ impl DocHandle {
         &self.file_name
     }
 
-    /// Appends records to the log (creating it if needed) and makes them durable per the
-    /// sync mode. On failure the log is cut back to where it was, so nothing refused is
-    /// ever replayed.
-    async fn append(&self, engine: &mut Engine, record: Vec<u8>) -> io::Result<()> {
-        if engine.log.is_none() {
-            let base = engine.base.unwrap_or_else(|| Base::of(b""));
-            let log_id: u64 = rand::random();
-            let disk = self.shared.disk.clone();
-            let path = self.log_path.clone();
-            let log = blocking(move || {
-                disk.replace(&path, &wal::header(base, log_id))?;
-                disk.open_log(&path)
-            })
-            .await?;
-            engine.log = Some(log);
-            engine.log_len = wal::HEADER_LEN as u64;
-            engine.log_id = log_id;
-        }
-        // Batch mode commits through the shared journal when there is one (one sync for
-        // every document), else through a filesystem-wide sync; a directory whose
-        // filesystem is unknown syncs its own log.
-        let batch = self.shared.settings.sync == SyncMode::Batch && self.device.is_some();
-        let journal = self.shared.journal.as_ref().filter(|_| batch);
-        let group = self.device.filter(|_| batch && journal.is_none());
-        let sync_file = match self.shared.settings.sync {
-            SyncMode::Off => false,
-            SyncMode::Always => true,
-            SyncMode::Batch => !batch,
-        };
-        let before = engine.log_len;
-        let added = record.len() as u64;
-        let journaled = journal.map(|_| {
-            super::journal::LogEntry::new(&self.log_path, engine.log_id, before, record.clone())
-        });
-        let mut result = if sync_file || record.len() > INLINE_APPEND {
-            self.with_log(engine, move |log| {
-                log.append(&record)?;
-                if sync_file {
-                    log.sync()?;
-                }
-                Ok(())
-            })
-            .await
-        } else {
-            // A small append only copies into the page cache: cheaper here than a trip to
-            // the blocking pool. The sync that makes it durable runs there.
-            match engine.log.as_mut() {
-                Some(log) => log.append(&record),
-                None => Err(io::Error::other("log not open")),
-            }
-        };
-        if let (Ok(()), Some(journal), Some(entry)) = (&result, journal, journaled) {
-            result = journal.commit(entry).await;
-        } else if let (Ok(()), Some(device)) = (&result, group) {
-            result = self.shared.committer.sync(device).await;
-        }
-        match result {
-            Ok(()) => {
-                engine.log_len += added;
-                Ok(())
-            }
-            Err(error) => {
-                if self
-                    .with_log(engine, move |log| log.truncate(before))
-                    .await
-                    .is_err()
-                {
-                    tracing::error!(file = %self.file_name, %error, "a failed write could not be cut from the log; refusing writes until reload");
-                    engine.broken = true;
-                }
-                Err(error)
-            }
-        }
-    }
-
-    /// Runs blocking work on the open log, off the async workers.
-    async fn with_log(
-        &self,
-        engine: &mut Engine,
-        work: impl FnOnce(&mut Box<dyn LogFile>) -> io::Result<()> + Send + 'static,
-    ) -> io::Result<()> {
-        let Some(mut log) = engine.log.take() else {
-            return Err(io::Error::other("log not open"));
-        };
-        let (log, result) = tokio::task::spawn_blocking(move || {
-            let result = work(&mut log);
-            (log, result)
-        })
-        .await
-        .map_err(|join| io::Error::other(format!("storage task failed: {join}")))?;
-        engine.log = Some(log);
-        result
-    }
-
-    /// Loads the document from its checkpoint and log if it is not resident.
+    /// Loads the document from its log (checkpoint and records) if it is not resident.
     async fn ensure_loaded(&self, engine: &mut Engine) -> Result<(), StoreError> {
         if self.dir.is_closed() {
             return Err(StoreError::Gone);
@@ -565,54 +462,44 @@ impl DocHandle {
         ) {
             return Ok(());
         }
-        let disk = self.shared.disk.clone();
-        let (checkpoint_path, log_path) = (self.checkpoint_path.clone(), self.log_path.clone());
-        let (file_name, dir) = (self.file_name.clone(), self.dir.clone());
-        let recovered = blocking(move || {
-            dir.sweep_once();
-            recover(&*disk, &checkpoint_path, &log_path, &file_name)
-        })
-        .await
-        .map_err(|error| {
-            if super::NotRegularFile::is(&error) {
-                StoreError::NotRegular {
-                    file: self.file_name.clone(),
-                }
-            } else {
-                StoreError::from_io(error)
-            }
-        })?;
+        let recovered = match self.dir.log.open(&self.name).await {
+            // A small document is parsed here: cheaper than another trip to the
+            // blocking pool.
+            Ok(opened) if replay_size(&opened) < INLINE_REPLAY => replay(opened),
+            Ok(opened) => tokio::task::spawn_blocking(move || replay(opened))
+                .await
+                .unwrap_or_else(|join| Err(format!("loading failed: {join}"))),
+            // Unreadable files stay as they are and the document is refused until an
+            // operator repairs them and asks for a reload.
+            Err(StoreError::Corrupt { reason, .. }) => Err(reason),
+            Err(error) => return Err(error),
+        };
         let mut state = self
             .resident
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         match recovered {
-            Recovered::Loaded {
+            Ok(Replayed {
                 doc,
-                base,
+                at,
                 log,
-                log_id,
-            } => {
+                replayed,
+            }) => {
                 let charge = charge_of(&doc);
                 self.dir.usage.set(&self.file_name, doc.serialized_len());
                 self.forget_views();
                 *state = Resident::Loaded(doc);
                 drop(state);
-                engine.base = Some(base);
-                engine.log_id = log_id;
-                (engine.log, engine.log_len) = match log {
-                    Some((log, len)) => (Some(log), len),
-                    None => (None, 0),
-                };
-                engine.broken = false;
+                engine.log = Some(log);
+                engine.at = at;
                 self.recharge(engine, charge);
-                // Writes from before a restart count as just made: the `.phext` catches up
-                // with them once the document is quiet, like with any other write.
-                if engine.log_len > wal::HEADER_LEN as u64 {
+                // Writes from before a restart count as just made: the checkpoint catches
+                // up with them once the document is quiet, like with any other write.
+                if replayed {
                     self.note_write();
                 }
             }
-            Recovered::Corrupt(reason) => {
+            Err(reason) => {
                 tracing::error!(file = %self.file_name, %reason, "stored document is unreadable; refusing to serve or overwrite it");
                 self.forget_views();
                 *state = Resident::Corrupt(reason);
@@ -621,24 +508,22 @@ impl DocHandle {
         Ok(())
     }
 
-    /// Folds the log into a new canonical checkpoint and removes the log.
-    async fn checkpoint(&self, engine: &mut Engine) -> io::Result<()> {
+    /// Folds the log into a new checkpoint of the resident state, then lets the log go
+    /// of what it covers (the retention rule).
+    async fn checkpoint(&self, engine: &mut Engine) -> Result<(), StoreError> {
         let bytes = match &*self.resident.read().unwrap_or_else(PoisonError::into_inner) {
             Resident::Loaded(doc) => doc.to_bytes(),
             _ => return Ok(()),
         };
-        let base = Base::of(&bytes);
-        let disk = self.shared.disk.clone();
-        let path = self.checkpoint_path.clone();
-        blocking(move || disk.replace(&path, &bytes)).await?;
-        engine.base = Some(base);
-        // The log's base no longer matches: even if removing it fails, it is never replayed.
-        engine.log = None;
-        engine.log_len = 0;
-        engine.broken = false;
-        let disk = self.shared.disk.clone();
-        let path = self.log_path.clone();
-        blocking(move || disk.remove(&path)).await
+        let covered = engine.at;
+        let Some(log) = engine.log.as_mut() else {
+            return Ok(());
+        };
+        log.checkpoint(bytes, covered).await?;
+        if let Err(error) = log.forget_through(covered).await {
+            tracing::warn!(file = %self.file_name, %error, "a checkpointed log could not be removed; it is discarded when next opened");
+        }
+        Ok(())
     }
 
     /// Records a write to the log, and announces the document to the idle checkpointer
@@ -657,9 +542,9 @@ impl DocHandle {
         *lock(&self.last_write)
     }
 
-    /// The idle checkpointer's turn: fold the log into the `.phext`; false if that failed
-    /// (the checkpointer tries again later). A write from here on announces the document
-    /// again.
+    /// The idle checkpointer's turn: fold the log into the checkpoint; false if that
+    /// failed (the checkpointer tries again later). A write from here on announces the
+    /// document again.
     pub(crate) async fn checkpoint_idle(&self) -> bool {
         self.idle_announced.store(false, Ordering::Release);
         if self.dir.is_closed() {
@@ -675,13 +560,13 @@ impl DocHandle {
     }
 
     /// Checkpoints if the log holds anything (eviction, shutdown).
-    pub(crate) async fn flush(&self) -> io::Result<()> {
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
         let mut engine = self.engine.lock().await;
         self.flush_locked(&mut engine).await
     }
 
-    async fn flush_locked(&self, engine: &mut Engine) -> io::Result<()> {
-        if engine.log.is_some() && !engine.broken {
+    async fn flush_locked(&self, engine: &mut Engine) -> Result<(), StoreError> {
+        if engine.log.as_ref().is_some_and(|log| !log.is_empty()) {
             self.checkpoint(engine).await?;
         }
         Ok(())
@@ -693,7 +578,7 @@ impl DocHandle {
         let Ok(mut engine) = self.engine.try_lock() else {
             return 0;
         };
-        if !lock(&self.queue).is_empty() || engine.broken {
+        if !lock(&self.queue).is_empty() {
             return 0;
         }
         if let Err(error) = self.flush_locked(&mut engine).await {
@@ -718,18 +603,16 @@ impl DocHandle {
         *state = Resident::Unloaded;
         drop(state);
         engine.log = None;
-        engine.log_len = 0;
-        engine.base = None;
+        engine.at = Position::default();
         let released = engine.charged;
         self.recharge(engine, 0);
         released
     }
 
-    /// Discards the resident state and recovers it again from disk (the `load` verb).
+    /// Discards the resident state and recovers it again from the log (the `load` verb).
     pub async fn reload(&self) -> Result<(), StoreError> {
         let mut engine = self.engine.lock().await;
         self.unload(&mut engine);
-        engine.broken = false;
         self.ensure_loaded(&mut engine).await?;
         match &*self.resident.read().unwrap_or_else(PoisonError::into_inner) {
             Resident::Corrupt(reason) => Err(self.corrupt(reason)),
@@ -741,6 +624,47 @@ impl DocHandle {
         self.shared.budget.adjust(engine.charged, charge);
         engine.charged = charge;
     }
+}
+
+/// A document rebuilt from its checkpoint and records.
+struct Replayed {
+    doc: Document,
+    at: Position,
+    log: Box<dyn DocumentLog>,
+    /// Whether records were replayed over the checkpoint.
+    replayed: bool,
+}
+
+/// Roughly the bytes a replay goes through.
+fn replay_size(opened: &Opened) -> usize {
+    let texts: usize = opened
+        .tail
+        .iter()
+        .flat_map(|record| record.body.edits())
+        .map(|edit| edit.text_len() + 64)
+        .sum();
+    opened.checkpoint.len() + texts
+}
+
+/// Parses the checkpoint and applies the records after it (blocking: a large document
+/// takes a while). `Err` holds why the checkpoint is unreadable.
+fn replay(opened: Opened) -> Result<Replayed, String> {
+    let mut doc = Document::parse(&opened.checkpoint).map_err(|error| error.to_string())?;
+    drop(opened.checkpoint);
+    let mut at = opened.covered;
+    for record in &opened.tail {
+        for edit in record.body.edits() {
+            // Logged edits were checked before they were written.
+            let _ = edit.apply(&mut doc);
+        }
+        at = at.later(record.position());
+    }
+    Ok(Replayed {
+        doc,
+        at,
+        log: opened.log,
+        replayed: !opened.tail.is_empty(),
+    })
 }
 
 fn charge_of(doc: &Document) -> u64 {
@@ -773,71 +697,8 @@ fn clone_error(error: &StoreError) -> StoreError {
             reason,
         },
         StoreError::Fenced => StoreError::Fenced,
+        StoreError::Elsewhere { node } => StoreError::Elsewhere { node: node.clone() },
         StoreError::Conflict(why) => StoreError::Conflict(why.clone()),
         StoreError::NotRegular { file } => StoreError::NotRegular { file: file.clone() },
-    }
-}
-
-/// Reads the checkpoint, replays the log over it, and cuts a torn tail off the log.
-fn recover(
-    disk: &dyn super::disk::Disk,
-    checkpoint_path: &std::path::Path,
-    log_path: &std::path::Path,
-    file_name: &str,
-) -> io::Result<Recovered> {
-    let bytes = disk.read(checkpoint_path)?.unwrap_or_default();
-    let base = Base::of(&bytes);
-    let mut doc = match Document::parse(&bytes) {
-        Ok(doc) => doc,
-        Err(error) => return Ok(Recovered::Corrupt(error.to_string())),
-    };
-    drop(bytes);
-    let Some(log_bytes) = disk.read(log_path)? else {
-        return Ok(Recovered::Loaded {
-            doc,
-            base,
-            log: None,
-            log_id: 0,
-        });
-    };
-    match wal::decode(&log_bytes) {
-        Contents::Foreign => Ok(Recovered::Corrupt(format!(
-            "{file_name}.wal is not an SQ write-ahead log"
-        ))),
-        Contents::Records { base: log_base, .. } if log_base != base => {
-            tracing::info!(file = %file_name, "discarding a log already folded into the checkpoint");
-            disk.remove(log_path)?;
-            Ok(Recovered::Loaded {
-                doc,
-                base,
-                log: None,
-                log_id: 0,
-            })
-        }
-        Contents::Records {
-            edits,
-            valid_len,
-            discarded,
-            log_id,
-            ..
-        } => {
-            for edit in &edits {
-                // Logged edits were checked before they were written.
-                let _ = edit.apply(&mut doc);
-            }
-            let mut log = disk.open_log(log_path)?;
-            if discarded > 0 {
-                tracing::warn!(file = %file_name, replayed = edits.len(), discarded_bytes = discarded, "log had a torn or corrupt tail (never acknowledged); cut it off");
-                log.truncate(valid_len)?;
-            } else if !edits.is_empty() {
-                tracing::info!(file = %file_name, replayed = edits.len(), "replayed the log");
-            }
-            Ok(Recovered::Loaded {
-                doc,
-                base,
-                log: Some((log, valid_len)),
-                log_id,
-            })
-        }
     }
 }

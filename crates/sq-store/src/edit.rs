@@ -30,6 +30,14 @@ impl Edit {
         }
     }
 
+    /// The length of the text it carries.
+    pub fn text_len(&self) -> usize {
+        match self {
+            Edit::Insert(_, text) | Edit::Update(_, text) => text.len(),
+            Edit::Delete(_) => 0,
+        }
+    }
+
     /// Whether the edit would change `doc` (an edit that would not is never logged).
     pub fn changes(&self, doc: &Document) -> bool {
         let current = doc.get(&self.coordinate());

@@ -1,25 +1,24 @@
-//! Storage: one directory per tenant; per document a canonical `.phext` checkpoint and a
-//! write-ahead log; resident documents under a memory budget. Only this module turns a
-//! name into a path.
+//! SQ's storage engine: tenants' phext documents, resident under a memory budget,
+//! written through each tenant's log. It knows nothing of HTTP or tokens.
 //!
-//! A write is appended to the document's log as a checksummed record and synced
+//! A write is logged as a record (sequence number, version, time, edit) and made durable
 //! (concurrent writers share the sync) before it is applied and acknowledged. The log is
-//! folded into the `.phext` file (temp file, fsync, rename, directory fsync) when it grows
-//! past a threshold, when the document is evicted, and at shutdown; opening a document
-//! replays its log and cuts off a torn tail. See docs/ARCHITECTURE.md for what a crash at
-//! any point leaves behind.
+//! folded into a checkpoint when it grows past a threshold, when the document has been
+//! quiet for a while, when it is evicted, and at shutdown; opening a document replays
+//! what its checkpoint does not hold. Two seams: [`placement`] says where a tenant is
+//! served, [`log`] keeps a tenant's records and checkpoints ([`log::local`] in files,
+//! [`log::memory`] in memory). See docs/ARCHITECTURE.md for what a crash at any point
+//! leaves behind.
 
-mod commit;
 mod directory;
-mod disk;
 mod document;
 mod edit;
 mod idle;
-mod journal;
+pub mod log;
 mod name;
+pub mod placement;
 mod usage;
 mod views;
-mod wal;
 
 use std::collections::HashMap;
 use std::io;
@@ -28,10 +27,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use directory::Directory;
-pub use disk::{remove_stale_temp_files, Disk, FsSync, LogFile, NotRegularFile, RealDisk};
 pub use edit::{Edit, EditOutcome};
+pub use log::local::disk::{
+    remove_stale_temp_files, Disk, FsSync, LogFile, NotRegularFile, RealDisk,
+};
 pub use name::{DocName, InvalidName};
 pub use views::View;
+
+use log::local::LocalLogs;
+use placement::{NotHere, Placed, Placement, SingleNode};
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +81,12 @@ pub enum StoreError {
     /// A condition of the write does not hold (another writer changed it first).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Another node serves the tenant.
+    #[error("the tenant is served by another node ({node})")]
+    Elsewhere {
+        /// That node's address.
+        node: String,
+    },
     /// The directory was detached (its tenant removed): nothing in it is served any more.
     #[error("the directory is no longer served")]
     Gone,
@@ -174,13 +184,13 @@ impl Budget {
     }
 }
 
+/// Documents checkpointed together when the memory budget is exceeded.
+const EVICTIONS_AT_ONCE: usize = 8;
+
 /// What every document handle shares.
 pub(crate) struct Shared {
-    pub(crate) disk: Arc<dyn Disk>,
     pub(crate) settings: StoreSettings,
     pub(crate) budget: Budget,
-    pub(crate) committer: Arc<commit::Committer>,
-    pub(crate) journal: Option<Arc<journal::Journal>>,
     /// Documents waiting for their idle checkpoint.
     pub(crate) idle: Option<idle::IdleCheckpoints>,
     /// Memory of large views held by answers.
@@ -193,6 +203,7 @@ pub(crate) struct Shared {
 /// tokens) sharing a data directory share one in-memory state.
 pub struct Store {
     shared: Arc<Shared>,
+    placement: Arc<dyn Placement>,
     directories: Mutex<HashMap<PathBuf, Arc<Directory>>>,
 }
 
@@ -202,39 +213,40 @@ impl Store {
         Store::with_disk(settings, Arc::new(RealDisk))
     }
 
-    /// A store on any [`Disk`] (tests inject faults this way).
+    /// A store of local files on any [`Disk`] (tests inject faults this way).
     pub fn with_disk(settings: StoreSettings, disk: Arc<dyn Disk>) -> io::Result<Self> {
+        let journal = settings
+            .journal
+            .clone()
+            .map(|path| (path, settings.journal_max_bytes));
+        let logs = LocalLogs::open(disk, settings.sync, journal)?;
+        Ok(Store::with_placement(
+            settings,
+            Arc::new(SingleNode::new(logs)),
+        ))
+    }
+
+    /// A store whose tenants are placed, and their logs kept, by `placement`.
+    pub fn with_placement(settings: StoreSettings, placement: Arc<dyn Placement>) -> Self {
         let budget = Budget {
             used: AtomicU64::new(0),
             max: settings.max_resident_bytes,
             over: tokio::sync::Notify::new(),
         };
-        let committer = Arc::new(commit::Committer::default());
-        let journal = match &settings.journal {
-            Some(path) => Some(Arc::new(journal::Journal::open(
-                path.clone(),
-                settings.journal_max_bytes,
-                disk.clone(),
-                committer.clone(),
-            )?)),
-            None => None,
-        };
-        Ok(Store {
+        Store {
             shared: Arc::new(Shared {
                 idle: settings.idle_checkpoint.map(idle::IdleCheckpoints::new),
                 views: Arc::new(views::ViewBudget::new(
                     settings.max_view_bytes,
                     settings.view_wait,
                 )),
-                disk,
                 settings,
                 budget,
-                committer,
-                journal,
                 tick: AtomicU64::new(1),
             }),
+            placement,
             directories: Mutex::new(HashMap::new()),
-        })
+        }
     }
 
     /// The directory at `path` (absolute, already created by the config loader).
@@ -245,7 +257,13 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner);
         directories
             .entry(path.to_path_buf())
-            .or_insert_with(|| Arc::new(Directory::new(path.to_path_buf(), self.shared.clone())))
+            .or_insert_with(|| {
+                let log = match self.placement.place(path) {
+                    Placed::Here(log) => log,
+                    elsewhere => Arc::new(NotHere(elsewhere)),
+                };
+                Arc::new(Directory::new(log, self.shared.clone()))
+            })
             .clone()
     }
 
@@ -304,17 +322,12 @@ impl Store {
             .values()
             .cloned()
             .collect();
-        let found = tokio::task::spawn_blocking(move || {
-            directories
-                .into_iter()
-                .flat_map(|directory| {
-                    let names = directory.documents_with_logs();
-                    names.into_iter().map(move |name| (directory.clone(), name))
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .unwrap_or_default();
+        let mut found = Vec::new();
+        for directory in directories {
+            for name in directory.documents_with_records().await {
+                found.push((directory.clone(), name));
+            }
+        }
         let mut loaded = 0usize;
         for (directory, name) in found {
             if directory.read(&name, |_| ()).await.is_ok() {
@@ -341,13 +354,14 @@ impl Store {
             .collect();
         candidates.sort_by_key(|h| h.last_used());
         let mut evicted = 0usize;
-        for handle in candidates {
+        // A few at a time: each eviction waits for its checkpoint's syncs, and one at a
+        // time falls behind writers that share theirs.
+        for handles in candidates.chunks(EVICTIONS_AT_ONCE) {
             if self.resident_bytes() <= target {
                 break;
             }
-            if handle.evict().await > 0 {
-                evicted += 1;
-            }
+            let released = futures_util::future::join_all(handles.iter().map(|h| h.evict())).await;
+            evicted += released.iter().filter(|&&bytes| bytes > 0).count();
         }
         for directory in self
             .directories

@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use phext::Coordinate;
 
-use super::disk::faulty::{Faults, FaultyDisk};
-use super::wal::{self, Base};
 use super::*;
+use crate::log::format::{self, Base};
+use crate::log::local::disk::faulty::{Faults, FaultyDisk};
+use crate::log::local::journal;
+use crate::log::{Body, Position, Record};
 
 fn c(s: &str) -> Coordinate {
     s.parse().unwrap()
@@ -134,10 +136,16 @@ async fn a_checkpoint_folds_the_log_into_the_phext_file() {
 }
 
 fn write_log(path: &Path, base: &[u8], edits: &[Edit]) -> Vec<usize> {
-    let mut log = wal::header(Base::of(base), 1);
+    let mut log = format::header(Base::of(base), 1, Position::default());
     let mut ends = Vec::new();
-    for edit in edits {
-        wal::encode(edit, &mut log);
+    for (n, edit) in (1..).zip(edits) {
+        let record = Record {
+            seq: n,
+            version: n,
+            time_ms: 0,
+            body: Body::Edit(edit.clone()),
+        };
+        format::encode(&record, &mut log);
         ends.push(log.len());
     }
     std::fs::write(path, &log).unwrap();
@@ -165,12 +173,20 @@ async fn a_torn_tail_is_discarded_and_cut_off() {
     assert_eq!(bytes(&dir, "doc").await, b"base\x17kept");
     assert_eq!(
         std::fs::metadata(&log).unwrap().len(),
-        ends[0] as u64,
-        "the torn tail was cut off"
+        torn_len as u64,
+        "opening a document writes nothing"
     );
     dir.write(&name("doc"), &update("4", "after"), None)
         .await
         .unwrap();
+    let format::Contents::Records {
+        records, discarded, ..
+    } = format::decode(&std::fs::read(&log).unwrap())
+    else {
+        panic!("a log");
+    };
+    assert_eq!(discarded, 0, "the torn tail was cut off before the append");
+    assert_eq!(records.len(), 2);
     drop(dir);
     drop(store);
     let store = Store::new(settings()).unwrap();
@@ -507,7 +523,7 @@ async fn the_journal_restores_log_tails_a_crash_lost() {
             .write(true)
             .open(data.join(log))
             .unwrap();
-        file.set_len(wal::HEADER_LEN as u64).unwrap();
+        file.set_len(format::HEADER_LEN as u64).unwrap();
     }
     let store = open_store(journaled(temp.path())).await;
     let dir = store.directory(&data);

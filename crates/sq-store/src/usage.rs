@@ -2,8 +2,6 @@
 //! current as documents change, so quotas never walk the directory per request.
 
 use std::collections::HashMap;
-use std::io;
-use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
 /// Per-document sizes and their total. Unknown until the directory is first scanned.
@@ -47,33 +45,19 @@ impl Usage {
         }
     }
 
-    /// Scans `dir` once, unless already known. Documents not loaded count their file
-    /// sizes (checkpoint plus log, an upper bound); `exact` overrides with the sizes of
-    /// resident ones.
-    pub(crate) fn ensure(&self, dir: &Path, exact: &[(String, u64)]) -> io::Result<u64> {
-        if let Some(total) = self.total() {
-            return Ok(total);
+    /// Sets the sizes once, unless already known: `stored` as the log reports them
+    /// (checkpoint plus records, an upper bound), overridden by `exact` for resident
+    /// documents.
+    pub(crate) fn ensure(&self, stored: &[(String, u64)], exact: &[(String, u64)]) -> u64 {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sizes) = state.as_ref() {
+            return sizes.total;
         }
         let mut sizes = Sizes::default();
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let document = match name.strip_suffix(".wal") {
-                Some(document) => document.to_owned(),
-                None => name.clone(),
-            };
-            if !document.ends_with(".phext") {
-                continue;
-            }
-            let len = entry.metadata()?.len();
-            let known = sizes.by_document.get(&document).copied().unwrap_or(0);
-            sizes.set(&document, known + len);
-        }
-        for (file, size) in exact {
+        for (file, size) in stored.iter().chain(exact) {
             sizes.set(file, *size);
         }
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(state.get_or_insert(sizes).total)
+        state.get_or_insert(sizes).total
     }
 }
 
@@ -82,28 +66,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scans_once_then_follows_updates() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.phext"), b"12345").unwrap();
-        std::fs::write(dir.path().join("a.phext.wal"), b"123").unwrap();
-        std::fs::write(dir.path().join(".phext"), b"12").unwrap();
-        std::fs::write(dir.path().join(".b.phext.tmp-1-2"), b"ignored").unwrap();
-        std::fs::write(dir.path().join("notes.txt"), b"ignored").unwrap();
+    fn set_once_then_follows_updates() {
         let usage = Usage::default();
         assert_eq!(usage.total(), None);
-        assert_eq!(usage.ensure(dir.path(), &[]).unwrap(), 5 + 3 + 2);
+        usage.set("ignored.phext", 100);
+        assert_eq!(
+            usage.total(),
+            None,
+            "nothing counts before the first ensure"
+        );
+        let stored = [("a.phext".to_owned(), 8), (".phext".to_owned(), 2)];
+        assert_eq!(usage.ensure(&stored, &[]), 10);
         usage.set("a.phext", 6);
         assert_eq!(usage.total(), Some(8));
-        std::fs::write(dir.path().join("c.phext"), b"1234567890").unwrap();
         assert_eq!(
-            usage.ensure(dir.path(), &[]).unwrap(),
+            usage.ensure(&[("c.phext".into(), 10)], &[]),
             8,
-            "scanned once only"
+            "set once only"
         );
         let exact = Usage::default();
-        assert_eq!(
-            exact.ensure(dir.path(), &[("a.phext".into(), 4)]).unwrap(),
-            4 + 2 + 10
-        );
+        assert_eq!(exact.ensure(&stored, &[("a.phext".into(), 4)]), 4 + 2);
     }
 }

@@ -162,7 +162,9 @@ impl ApiError {
                 // A tenant removed while its request was under way: its key is refused now.
                 StoreError::Gone => K::Unauthorized,
                 StoreError::NotRegular { .. } => K::Forbidden,
-                StoreError::Unavailable { .. } | StoreError::Fenced => K::Unavailable,
+                StoreError::Unavailable { .. }
+                | StoreError::Fenced
+                | StoreError::Elsewhere { .. } => K::Unavailable,
                 StoreError::Conflict(_) => K::Conflict,
                 StoreError::Corrupt { .. } | StoreError::Io(_) => K::Internal,
             },
@@ -207,6 +209,7 @@ impl ApiError {
                 StoreError::NotRegular { .. } => "not_a_regular_file",
                 StoreError::Unavailable { .. } => "unavailable",
                 StoreError::Fenced => "fenced",
+                StoreError::Elsewhere { .. } => "served_elsewhere",
                 StoreError::Conflict(_) => "conflict",
                 StoreError::Corrupt { .. } => "corrupt_document",
                 StoreError::Io(_) => "internal",
@@ -232,7 +235,9 @@ impl ApiError {
         match self {
             ApiError::TooManyRequests(wait) => Some(*wait),
             ApiError::Store(StoreError::Unavailable { retry_after, .. }) => Some(*retry_after),
-            ApiError::Store(StoreError::Fenced) => Some(Duration::from_secs(1)),
+            ApiError::Store(StoreError::Fenced | StoreError::Elsewhere { .. }) => {
+                Some(Duration::from_secs(1))
+            }
             _ => None,
         }
     }
@@ -276,6 +281,9 @@ impl ApiError {
             }
             ApiError::Store(StoreError::Fenced) => {
                 "Service Unavailable: this node no longer serves the tenant".into()
+            }
+            ApiError::Store(StoreError::Elsewhere { node }) => {
+                format!("Service Unavailable: the tenant is served by {node}")
             }
             ApiError::Store(StoreError::Conflict(why)) => format!("Conflict: {why}"),
             ApiError::ReloadFailed(why) => format!("Reload failed: {why}"),

@@ -37,7 +37,7 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use super::commit::Committer;
 use super::disk::{Disk, FsSync, InPlaceFile};
-use super::wal;
+use crate::log::format;
 
 type Waiter = oneshot::Sender<Result<(), (io::ErrorKind, String)>>;
 
@@ -262,14 +262,15 @@ fn replay(disk: &dyn Disk, path: &Path, bytes: &[u8]) -> io::Result<usize> {
         let Some(Some(log)) = logs.get_mut(&entry.path) else {
             continue;
         };
-        if wal::log_id(&log.content) != Some(entry.log_id) {
+        if format::log_id(&log.content) != Some(entry.log_id) {
             continue;
         }
         let start = usize::try_from(entry.offset).unwrap_or(usize::MAX);
         let Some(end) = start.checked_add(entry.records.len()) else {
             continue;
         };
-        if start < wal::HEADER_LEN || start > log.content.len() {
+        let header_len = format::header_len(&log.content).unwrap_or(usize::MAX);
+        if start < header_len || start > log.content.len() {
             continue;
         }
         if log.content.get(start..end) != Some(entry.records) {

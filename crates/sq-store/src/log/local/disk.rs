@@ -20,8 +20,19 @@ pub trait Disk: Send + Sync + 'static {
     /// Replaces `path` with `bytes` so that a crash leaves the old or the new content,
     /// whole, and returns once the new content is durable.
     fn replace(&self, path: &Path, bytes: &[u8]) -> io::Result<()>;
+    /// Like [`Disk::replace`], except that the rename becomes durable only with the next
+    /// durable change in the same directory, which the caller makes right after (one
+    /// directory sync for two files).
+    fn replace_then(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        self.replace(path, bytes)
+    }
     /// Removes `path` (absent is fine) and makes the removal durable.
     fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Removes `path` (absent is fine) without waiting for the removal to be durable:
+    /// for files that are harmless if a crash brings them back.
+    fn remove_lazily(&self, path: &Path) -> io::Result<()> {
+        self.remove(path)
+    }
     /// Opens an existing file for appending.
     fn open_log(&self, path: &Path) -> io::Result<Box<dyn LogFile>>;
     /// Opens an existing file for writing in place, at chosen offsets.
@@ -175,6 +186,30 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Writes `bytes` to a new temp file beside `path`, syncs it and renames it to `path`
+/// (the directory is not synced).
+fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = parent(path)?;
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let temp = dir.join(temp_name(&file_name.to_string_lossy()));
+    let result = (|| {
+        // A new file (O_EXCL): whatever sits at the temp name is never followed.
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
 impl Disk for RealDisk {
     fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
         use std::io::Read;
@@ -194,26 +229,19 @@ impl Disk for RealDisk {
     }
 
     fn replace(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let dir = parent(path)?;
-        let file_name = path
-            .file_name()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-        let temp = dir.join(temp_name(&file_name.to_string_lossy()));
-        let result = (|| {
-            // A new file (O_EXCL): whatever sits at the temp name is never followed.
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&temp)?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-            fs::rename(&temp, path)?;
-            sync_dir(dir)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
+        write_and_rename(path, bytes)?;
+        sync_dir(parent(path)?)
+    }
+
+    fn replace_then(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        write_and_rename(path, bytes)
+    }
+
+    fn remove_lazily(&self, path: &Path) -> io::Result<()> {
+        match fs::remove_file(path) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
         }
-        result
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
@@ -362,8 +390,17 @@ pub mod faulty {
             RealDisk.replace(path, bytes)
         }
 
+        fn replace_then(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+            self.check(|f| f.replace)?;
+            RealDisk.replace_then(path, bytes)
+        }
+
         fn remove(&self, path: &Path) -> io::Result<()> {
             RealDisk.remove(path)
+        }
+
+        fn remove_lazily(&self, path: &Path) -> io::Result<()> {
+            RealDisk.remove_lazily(path)
         }
 
         fn open_log(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {

@@ -17,6 +17,7 @@ mod idle;
 pub mod log;
 mod name;
 pub mod placement;
+mod tenant;
 mod usage;
 mod views;
 
@@ -32,6 +33,7 @@ pub use log::local::disk::{
     remove_stale_temp_files, Disk, FsSync, LogFile, NotRegularFile, RealDisk,
 };
 pub use name::{DocName, InvalidName};
+pub use tenant::{InvalidTenantId, TenantId, MAX_TENANT_ID_LEN};
 pub use views::View;
 
 use log::local::LocalLogs;
@@ -199,12 +201,39 @@ pub(crate) struct Shared {
     pub(crate) tick: AtomicU64,
 }
 
-/// All tenant directories the server has touched, keyed by path, so that tenants (or
-/// tokens) sharing a data directory share one in-memory state.
+/// Every tenant the server has touched, by id, so that every token of a tenant shares
+/// one in-memory state.
 pub struct Store {
     shared: Arc<Shared>,
     placement: Arc<dyn Placement>,
-    directories: Mutex<HashMap<PathBuf, Arc<Directory>>>,
+    tenants: Mutex<Tenants>,
+}
+
+#[derive(Default)]
+struct Tenants {
+    /// Where each tenant is served from now.
+    current: HashMap<TenantId, Served>,
+    /// Whose each current directory is.
+    owners: HashMap<PathBuf, TenantId>,
+    /// Tenants given a new data directory by a reload: their former directory, still
+    /// used by requests that started before, until it is detached.
+    moved: Vec<(TenantId, Served)>,
+}
+
+struct Served {
+    dir: PathBuf,
+    directory: Arc<Directory>,
+}
+
+impl Tenants {
+    fn all(&self) -> Vec<Arc<Directory>> {
+        let current = self.current.values();
+        let moved = self.moved.iter().map(|(_, served)| served);
+        current
+            .chain(moved)
+            .map(|served| served.directory.clone())
+            .collect()
+    }
 }
 
 impl Store {
@@ -245,26 +274,55 @@ impl Store {
                 tick: AtomicU64::new(1),
             }),
             placement,
-            directories: Mutex::new(HashMap::new()),
+            tenants: Mutex::new(Tenants::default()),
         }
     }
 
-    /// The directory at `path` (absolute, already created by the config loader).
-    pub fn directory(&self, path: &Path) -> Arc<Directory> {
-        let mut directories = self
-            .directories
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        directories
-            .entry(path.to_path_buf())
-            .or_insert_with(|| {
-                let log = match self.placement.place(path) {
-                    Placed::Here(log) => log,
-                    elsewhere => Arc::new(NotHere(elsewhere)),
-                };
-                Arc::new(Directory::new(log, self.shared.clone()))
-            })
-            .clone()
+    /// The tenant `id`, whose data directory is `dir` (absolute, already created by the
+    /// config loader), placed where the placement says.
+    pub fn tenant(&self, id: &TenantId, dir: &Path) -> Arc<Directory> {
+        let mut tenants = self.lock_tenants();
+        if let Some(served) = tenants.current.get(id).filter(|s| s.dir == dir) {
+            return served.directory.clone();
+        }
+        // A tenant renamed by a reload keeps the state of its directory: two states over
+        // one directory would write the same files.
+        if let Some(former) = tenants.owners.get(dir).cloned() {
+            if let Some(served) = tenants.current.remove(&former) {
+                let directory = served.directory.clone();
+                tenants.owners.insert(dir.to_path_buf(), id.clone());
+                if let Some(left) = tenants.current.insert(id.clone(), served) {
+                    tenants.owners.remove(&left.dir);
+                    tenants.moved.push((id.clone(), left));
+                }
+                return directory;
+            }
+        }
+        let log = match self.placement.place(id, dir) {
+            Placed::Here(log) => log,
+            elsewhere => Arc::new(NotHere(elsewhere)),
+        };
+        let directory = Arc::new(Directory::new(log, self.shared.clone()));
+        let served = Served {
+            dir: dir.to_path_buf(),
+            directory: directory.clone(),
+        };
+        tenants.owners.insert(dir.to_path_buf(), id.clone());
+        if let Some(former) = tenants.current.insert(id.clone(), served) {
+            tenants.owners.remove(&former.dir);
+            tenants.moved.push((id.clone(), former));
+        }
+        directory
+    }
+
+    /// The tenant served from `dir`, with an id made from the path (the crate's tests).
+    #[cfg(test)]
+    pub(crate) fn directory(&self, dir: &Path) -> Arc<Directory> {
+        self.tenant(&TenantId::for_name(&dir.to_string_lossy()), dir)
+    }
+
+    fn lock_tenants(&self) -> std::sync::MutexGuard<'_, Tenants> {
+        self.tenants.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Bytes currently charged to resident documents.
@@ -278,13 +336,7 @@ impl Store {
     }
 
     fn all_handles(&self) -> Vec<Arc<document::DocHandle>> {
-        let directories: Vec<Arc<Directory>> = self
-            .directories
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let directories = self.lock_tenants().all();
         directories.iter().flat_map(|d| d.handles()).collect()
     }
 
@@ -315,13 +367,7 @@ impl Store {
         if self.shared.idle.is_none() {
             return;
         }
-        let directories: Vec<Arc<Directory>> = self
-            .directories
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let directories = self.lock_tenants().all();
         let mut found = Vec::new();
         for directory in directories {
             for name in directory.documents_with_records().await {
@@ -363,12 +409,7 @@ impl Store {
             let released = futures_util::future::join_all(handles.iter().map(|h| h.evict())).await;
             evicted += released.iter().filter(|&&bytes| bytes > 0).count();
         }
-        for directory in self
-            .directories
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-        {
+        for directory in self.lock_tenants().all() {
             directory.prune();
         }
         release_freed_memory();
@@ -379,17 +420,28 @@ impl Store {
         );
     }
 
-    /// Lets go of a directory (a removed tenant's): it is closed at once, so that nothing
-    /// in it is loaded or committed from here on, and forgotten, so that a tenant given
-    /// the same path later starts from the files; then every log is folded into its
-    /// checkpoint and the documents are unloaded, so the files can be moved.
-    pub async fn detach(&self, path: &Path) {
-        let directory = self
-            .directories
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(path);
-        if let Some(directory) = directory {
+    /// Lets go of tenant `id` served from `dir` (removed, or moved to another
+    /// directory): it is closed at once, so that nothing in it is loaded or committed
+    /// from here on, and forgotten, so that a tenant given the same id and directory
+    /// later starts from the files; then every log is folded into its checkpoint and the
+    /// documents are unloaded, so the files can be moved.
+    pub async fn detach(&self, id: &TenantId, dir: &Path) {
+        let detached: Vec<Served> = {
+            let mut tenants = self.lock_tenants();
+            let mut detached = Vec::new();
+            if tenants.current.get(id).is_some_and(|s| s.dir == dir) {
+                detached.extend(tenants.current.remove(id));
+                tenants.owners.remove(dir);
+            }
+            let (gone, kept) = std::mem::take(&mut tenants.moved)
+                .into_iter()
+                .partition(|(moved, served)| moved == id && served.dir == dir);
+            tenants.moved = kept;
+            detached.extend(gone.into_iter().map(|(_, served)| served));
+            detached
+        };
+        for served in detached {
+            let directory = served.directory;
             directory.close();
             for handle in directory.handles() {
                 if let Err(error) = handle.flush().await {

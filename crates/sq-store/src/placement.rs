@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use crate::log::local::LocalLogs;
 use crate::log::{Opened, Record, TenantLog};
 use crate::name::DocName;
-use crate::StoreError;
+use crate::{StoreError, TenantId};
 
 /// Where a tenant is served.
 pub enum Placed {
@@ -34,8 +34,8 @@ pub enum Placed {
 
 /// Decides where tenants are served.
 pub trait Placement: Send + Sync + 'static {
-    /// Where the tenant whose data directory is `dir` is served.
-    fn place(&self, dir: &Path) -> Placed;
+    /// Where tenant `id` is served (`dir`: its data directory on this node, if here).
+    fn place(&self, id: &TenantId, dir: &Path) -> Placed;
 }
 
 /// One node serving every tenant from its own files.
@@ -51,7 +51,7 @@ impl SingleNode {
 }
 
 impl Placement for SingleNode {
-    fn place(&self, dir: &Path) -> Placed {
+    fn place(&self, _id: &TenantId, dir: &Path) -> Placed {
         Placed::Here(Arc::new(self.logs.tenant(dir.to_path_buf())))
     }
 }

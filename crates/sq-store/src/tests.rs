@@ -933,7 +933,9 @@ async fn a_detached_directory_is_never_touched_again() {
     old.write(&name("doc"), &update("1", "old owner"), None)
         .await
         .unwrap();
-    store.detach(&data).await;
+    store
+        .detach(&TenantId::for_name(&data.to_string_lossy()), &data)
+        .await;
     let archived = temp.path().join("archived");
     std::fs::rename(&data, &archived).unwrap();
     std::fs::create_dir(&data).unwrap();
@@ -952,6 +954,68 @@ async fn a_detached_directory_is_never_touched_again() {
         std::fs::read(archived.join("doc.phext")).unwrap(),
         b"old owner"
     );
+}
+
+/// A reload that gives a tenant a new data directory: requests under way keep the old
+/// one until it is detached, new ones get the new one, and detaching the old one leaves
+/// the new one alone.
+#[tokio::test]
+async fn a_tenant_moved_to_another_directory_is_served_from_there() {
+    let (temp, first) = temp_with_data();
+    let second = temp.path().join("second");
+    std::fs::create_dir(&second).unwrap();
+    let store = open_store(settings()).await;
+    let id = TenantId::parse("alice").unwrap();
+    let old = store.tenant(&id, &first);
+    assert!(
+        Arc::ptr_eq(&old, &store.tenant(&id, &first)),
+        "one state per tenant"
+    );
+    old.write(&name("doc"), &update("1", "first"), None)
+        .await
+        .unwrap();
+
+    let new = store.tenant(&id, &second);
+    assert!(!Arc::ptr_eq(&old, &new));
+    new.write(&name("doc"), &update("1", "second"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        select(&old, "doc", "1").await,
+        "first",
+        "still served until detached"
+    );
+    store.detach(&id, &first).await;
+    let late = old.write(&name("doc"), &update("1", "late"), None).await;
+    assert!(matches!(late, Err(StoreError::Gone)), "{late:?}");
+    assert_eq!(std::fs::read(first.join("doc.phext")).unwrap(), b"first");
+    assert_eq!(select(&new, "doc", "1").await, "second");
+    assert!(Arc::ptr_eq(&new, &store.tenant(&id, &second)));
+}
+
+/// A reload that renames a tenant but keeps its directory keeps one state for it: two
+/// would write the same files.
+#[tokio::test]
+async fn a_renamed_tenant_keeps_the_state_of_its_directory() {
+    let (_temp, data) = temp_with_data();
+    let store = open_store(settings()).await;
+    let (before, after) = (
+        TenantId::parse("before").unwrap(),
+        TenantId::parse("after").unwrap(),
+    );
+    let old = store.tenant(&before, &data);
+    old.write(&name("doc"), &update("1", "kept"), None)
+        .await
+        .unwrap();
+    let renamed = store.tenant(&after, &data);
+    assert!(Arc::ptr_eq(&old, &renamed));
+    // Retiring the old name touches nothing: the directory is the new name's now.
+    store.detach(&before, &data).await;
+    renamed
+        .write(&name("doc"), &update("2", "more"), None)
+        .await
+        .unwrap();
+    assert_eq!(select(&renamed, "doc", "1").await, "kept");
 }
 
 /// Polls `probe` every 20 ms for up to 10 s.

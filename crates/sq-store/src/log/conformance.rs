@@ -222,7 +222,7 @@ async fn a_failed_append_leaves_no_trace() {
 fn store_over(log: Arc<dyn TenantLog>) -> (Store, Arc<Directory>) {
     struct One(Arc<dyn TenantLog>);
     impl crate::placement::Placement for One {
-        fn place(&self, _: &std::path::Path) -> crate::placement::Placed {
+        fn place(&self, _: &crate::TenantId, _: &std::path::Path) -> crate::placement::Placed {
             crate::placement::Placed::Here(self.0.clone())
         }
     }
@@ -231,7 +231,8 @@ fn store_over(log: Arc<dyn TenantLog>) -> (Store, Arc<Directory>) {
         ..StoreSettings::default()
     };
     let store = Store::with_placement(settings, Arc::new(One(log)));
-    let directory = store.directory(std::path::Path::new("/tenant"));
+    let id = crate::TenantId::parse("tenant").unwrap();
+    let directory = store.tenant(&id, std::path::Path::new("/tenant"));
     (store, directory)
 }
 

@@ -161,9 +161,10 @@ mod tests {
         .unwrap();
         Arc::new(Tenant {
             name: "t".into(),
+            id: sq_store::TenantId::for_name("t"),
             enabled: true,
             data_dir: dir.to_path_buf(),
-            directory: store.directory(dir),
+            directory: store.tenant(&sq_store::TenantId::for_name("t"), dir),
             quota_bytes: None,
             rate_limit: None,
             stats: Arc::default(),

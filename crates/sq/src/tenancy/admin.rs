@@ -60,21 +60,13 @@ pub struct Created {
     pub data_dir: String,
 }
 
-/// A tenant name usable as a directory name: 1-64 of `[A-Za-z0-9._-]`, no leading `.`.
+/// A new tenant's name is its id, and so its directory name: the store's one rule.
 fn check_name(name: &str) -> Result<(), AdminError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && !name.contains("..")
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(AdminError::Invalid(
+    match sq_store::TenantId::parse(name) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(AdminError::Invalid(
             "name must be 1-64 characters of [A-Za-z0-9._-], not starting with '.'".into(),
-        ))
+        )),
     }
 }
 

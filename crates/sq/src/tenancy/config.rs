@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use sq_store::TenantId;
+
 use super::token::TokenDigest;
 
 /// One token's tenant entry after validation.
@@ -28,6 +30,9 @@ pub struct TenantEntry {
     pub token: TokenDigest,
     /// Display name.
     pub name: String,
+    /// The id the store knows the tenant by: the name, or one made from it when the name
+    /// is a display name that is not a valid id.
+    pub id: TenantId,
     /// Absolute, existing data directory.
     pub data_dir: PathBuf,
     /// A disabled tenant is refused with 403.
@@ -207,6 +212,7 @@ pub fn validate(root: Value, base: &Path) -> Result<Config, ConfigError> {
     check_shared_directories(&tenants)?;
     check_nested_directories(&tenants)?;
     check_duplicate_tokens(&tenants)?;
+    check_tenant_ids(&tenants)?;
     Ok(Config {
         admin,
         tenants,
@@ -349,6 +355,7 @@ fn tenant_entry(
         quota_bytes: quota(fields, &owner)?.or(defaults.quota_bytes),
         rate_limit_rps: rate(fields, &owner)?.or(defaults.rate_limit_rps),
         expires_at,
+        id: TenantId::for_name(&name),
         name,
     })
 }
@@ -477,12 +484,59 @@ fn check_duplicate_tokens(entries: &[TenantEntry]) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Two differently named tenants may not have one id (a display name's made id equal to
+/// another tenant's name, say).
+fn check_tenant_ids(entries: &[TenantEntry]) -> Result<(), ConfigError> {
+    let mut seen: HashMap<&TenantId, &str> = HashMap::new();
+    for entry in entries {
+        match seen.insert(&entry.id, &entry.name) {
+            Some(other) if other != entry.name => {
+                return Err(ConfigError(format!(
+                    "tenants '{other}' and '{}' have the same id '{}'",
+                    entry.name, entry.id
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse_in(dir: &Path, text: &str) -> Result<Config, ConfigError> {
         parse(text, dir)
+    }
+
+    #[test]
+    fn display_names_keep_loading_under_ids_made_from_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = parse_in(
+            dir.path(),
+            r#"{"tenants": {
+                "token-one": {"name": "Alice's notes", "data_dir": "a"},
+                "token-two": {"name": "Alice's notes", "data_dir": "a"},
+                "token-three": {"name": "bob", "data_dir": "b"}
+            }}"#,
+        )
+        .unwrap();
+        let mut ids: Vec<&str> = config.tenants.iter().map(|t| t.id.as_str()).collect();
+        ids.sort_unstable();
+        let made = TenantId::for_name("Alice's notes");
+        assert_eq!(ids, ["bob", made.as_str(), made.as_str()]);
+        assert!(made.as_str().starts_with("t-"));
+
+        // A name equal to another's made id would merge two tenants: refused.
+        let clash = format!(
+            r#"{{"tenants": {{
+                "token-one": {{"name": "Alice's notes", "data_dir": "a"}},
+                "token-two": {{"name": "{made}", "data_dir": "b"}}
+            }}}}"#
+        );
+        let error = parse_in(dir.path(), &clash).unwrap_err();
+        assert!(error.0.contains("have the same id"), "{}", error.0);
     }
 
     #[test]

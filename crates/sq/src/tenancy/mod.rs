@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use config::{Config, ConfigError};
 use limits::RateLimit;
-use sq_store::{Directory, Store};
+use sq_store::{Directory, Store, TenantId};
 use stats::TenantStats;
 use token::TokenDigest;
 
@@ -23,6 +23,8 @@ use token::TokenDigest;
 pub struct Tenant {
     /// Display name (logged; never the token).
     pub name: String,
+    /// What the store knows it by.
+    pub id: TenantId,
     /// A disabled tenant is refused with 403.
     pub enabled: bool,
     /// Where its documents live (canonical path).
@@ -152,8 +154,9 @@ pub struct MultiTenant {
 fn single_tenant(store: &Store, data_dir: PathBuf) -> Arc<Tenant> {
     Arc::new(Tenant {
         name: "default".into(),
+        id: TenantId::for_name("default"),
         enabled: true,
-        directory: store.directory(&data_dir),
+        directory: store.tenant(&TenantId::for_name("default"), &data_dir),
         data_dir,
         quota_bytes: None,
         rate_limit: None,
@@ -308,8 +311,9 @@ impl MultiTenant {
                     }
                     Arc::new(Tenant {
                         name: entry.name.clone(),
+                        id: entry.id.clone(),
                         enabled: entry.enabled,
-                        directory: self.store.directory(&entry.data_dir),
+                        directory: self.store.tenant(&entry.id, &entry.data_dir),
                         data_dir: entry.data_dir.clone(),
                         quota_bytes: entry.quota_bytes,
                         rate_limit: limit.clone(),
@@ -331,20 +335,20 @@ impl MultiTenant {
             by_name,
             admin: config.admin,
         };
-        let kept_dirs: HashSet<&Path> = config
+        let still_served: HashSet<(&TenantId, &Path)> = config
             .tenants
             .iter()
-            .map(|e| e.data_dir.as_path())
+            .map(|e| (&e.id, e.data_dir.as_path()))
             .collect();
         let old = std::mem::replace(
             &mut *self.current.write().unwrap_or_else(PoisonError::into_inner),
             Arc::new(registry),
         );
         drop(kept);
-        let removed: Vec<&Path> = old
+        let removed: Vec<(&TenantId, &Path)> = old
             .tenants()
-            .map(|t| t.data_dir.as_path())
-            .filter(|dir| !kept_dirs.contains(dir))
+            .map(|t| (&t.id, t.data_dir.as_path()))
+            .filter(|served| !still_served.contains(served))
             .collect();
         self.retire(&removed);
         count
@@ -354,7 +358,7 @@ impl MultiTenant {
     /// already), so that requests still under way touch nothing there and a tenant given
     /// one of those paths later starts from the files, not from a former tenant's memory.
     /// Waits for it when called off the async workers, as reloads and admin edits are.
-    fn retire(&self, removed: &[&Path]) {
+    fn retire(&self, removed: &[(&TenantId, &Path)]) {
         if removed.is_empty() {
             return;
         }
@@ -362,8 +366,8 @@ impl MultiTenant {
             return;
         };
         runtime.block_on(async {
-            for dir in removed {
-                self.store.detach(dir).await;
+            for (id, dir) in removed {
+                self.store.detach(id, dir).await;
             }
         });
     }

@@ -42,7 +42,10 @@ impl DirState {
 
     /// Takes `count` consecutive sequence numbers, in the order commits ask for them.
     /// A commit that then fails leaves its numbers unused: numbers are never reused, and
-    /// readers of the tenant's order must not expect them to be dense.
+    /// readers of the tenant's order must not expect them to be dense. Commits of
+    /// different documents become durable in any order, so a reader resuming after a
+    /// number must wait until every number below it is durable or given up (the
+    /// change feed's watermark) before it skips past them.
     pub(crate) async fn next_seqs(&self, count: u64) -> Result<u64, StoreError> {
         let mut next = self.next_seq.lock().await;
         let first = match *next {

@@ -318,7 +318,8 @@ impl DocHandle {
         if let Err(error) = self.ensure_loaded(engine).await {
             return fail_all(batch, || clone_error(&error));
         }
-        // A log in an earlier format is rewritten (folded into the checkpoint) first.
+        // A log in an earlier format, or holding a refused record it could not cut, is
+        // folded into a checkpoint first.
         if engine
             .log
             .as_ref()
@@ -412,7 +413,7 @@ impl DocHandle {
         self.recharge(engine, charge);
     }
 
-    /// Numbers the records in the tenant's commit order and appends them as one group
+    /// Numbers the records in the order the tenant's commits start and appends them as one group
     /// commit; the resident counters move only once it is durable.
     async fn append(&self, engine: &mut Engine, records: &mut [Record]) -> Result<(), StoreError> {
         let Some(log) = engine.log.as_mut() else {
@@ -566,7 +567,11 @@ impl DocHandle {
     }
 
     async fn flush_locked(&self, engine: &mut Engine) -> Result<(), StoreError> {
-        if engine.log.as_ref().is_some_and(|log| !log.is_empty()) {
+        if engine
+            .log
+            .as_ref()
+            .is_some_and(|log| !log.is_empty() || log.needs_checkpoint())
+        {
             self.checkpoint(engine).await?;
         }
         Ok(())

@@ -285,18 +285,27 @@ impl Store {
         if let Some(served) = tenants.current.get(id).filter(|s| s.dir == dir) {
             return served.directory.clone();
         }
-        // A tenant renamed by a reload keeps the state of its directory: two states over
-        // one directory would write the same files.
-        if let Some(former) = tenants.owners.get(dir).cloned() {
-            if let Some(served) = tenants.current.remove(&former) {
-                let directory = served.directory.clone();
-                tenants.owners.insert(dir.to_path_buf(), id.clone());
-                if let Some(left) = tenants.current.insert(id.clone(), served) {
-                    tenants.owners.remove(&left.dir);
-                    tenants.moved.push((id.clone(), left));
-                }
-                return directory;
+        // A directory keeps its one state whoever it passes to (a tenant renamed by a
+        // reload, two tenants swapping directories): two states over one directory would
+        // write the same files.
+        let taken_over = match tenants.owners.get(dir).cloned() {
+            Some(former) => tenants.current.remove(&former),
+            None => {
+                let at = tenants
+                    .moved
+                    .iter()
+                    .position(|(_, served)| served.dir == dir);
+                at.map(|at| tenants.moved.swap_remove(at).1)
             }
+        };
+        if let Some(served) = taken_over {
+            let directory = served.directory.clone();
+            tenants.owners.insert(dir.to_path_buf(), id.clone());
+            if let Some(left) = tenants.current.insert(id.clone(), served) {
+                tenants.owners.remove(&left.dir);
+                tenants.moved.push((id.clone(), left));
+            }
+            return directory;
         }
         let log = match self.placement.place(id, dir) {
             Placed::Here(log) => log,

@@ -1018,6 +1018,75 @@ async fn a_renamed_tenant_keeps_the_state_of_its_directory() {
     assert_eq!(select(&renamed, "doc", "1").await, "kept");
 }
 
+/// Two tenants that swap directories in one reload: each directory keeps its one state,
+/// and retiring the old pairs closes neither.
+#[tokio::test]
+async fn tenants_swapping_directories_keep_one_state_per_directory() {
+    let (temp, first) = temp_with_data();
+    let second = temp.path().join("second");
+    std::fs::create_dir(&second).unwrap();
+    let store = open_store(settings()).await;
+    let (a, b) = (TenantId::parse("a").unwrap(), TenantId::parse("b").unwrap());
+    let (a_first, b_second) = (store.tenant(&a, &first), store.tenant(&b, &second));
+    let a_second = store.tenant(&a, &second);
+    let b_first = store.tenant(&b, &first);
+    assert!(
+        Arc::ptr_eq(&a_first, &b_first),
+        "the first directory's one state"
+    );
+    assert!(
+        Arc::ptr_eq(&b_second, &a_second),
+        "the second directory's one state"
+    );
+    store.detach(&a, &first).await;
+    store.detach(&b, &second).await;
+    for (directory, text) in [(&b_first, "first"), (&a_second, "second")] {
+        directory
+            .write(&name("doc"), &update("1", text), None)
+            .await
+            .unwrap();
+        assert_eq!(select(directory, "doc", "1").await, text);
+    }
+}
+
+/// A refused write that could not be cut back out of the log (its sync failed, then the
+/// truncation) is never replayed: the document is checkpointed before it is let go of.
+#[tokio::test]
+async fn a_refused_write_left_in_the_log_is_never_replayed() {
+    let temp = tempfile::tempdir().unwrap();
+    let settings = StoreSettings {
+        sync: SyncMode::Always,
+        idle_checkpoint: None,
+        ..settings()
+    };
+    let disk = FaultyDisk::default();
+    let store = Store::with_disk(settings.clone(), Arc::new(disk.clone())).unwrap();
+    let dir = store.directory(temp.path());
+    dir.write(&name("doc"), &update("1", "kept"), None)
+        .await
+        .unwrap();
+    store.checkpoint_all().await;
+    *disk.faults.lock().unwrap() = Faults {
+        sync: Some(libc::EIO),
+        truncate: Some(libc::EIO),
+        ..Faults::default()
+    };
+    let refused = dir.write(&name("doc"), &update("2", "refused"), None).await;
+    assert!(refused.is_err(), "{refused:?}");
+    *disk.faults.lock().unwrap() = Faults::default();
+    store.evict_to(0).await;
+    drop((dir, store));
+
+    let store = Store::new(settings).unwrap();
+    let dir = store.directory(temp.path());
+    assert_eq!(select(&dir, "doc", "1").await, "kept");
+    assert_eq!(
+        select(&dir, "doc", "2").await,
+        "",
+        "the refused write stays refused"
+    );
+}
+
 /// Polls `probe` every 20 ms for up to 10 s.
 async fn eventually(what: &str, mut probe: impl FnMut() -> bool) {
     for _ in 0..500 {

@@ -163,6 +163,30 @@ fn edit_of(op: u8, coordinate: Coordinate, text: &[u8]) -> Option<Edit> {
     }
 }
 
+/// Whether `record` can be written so that it reads back: every length fits its field
+/// and the payload fits [`MAX_PAYLOAD`]. Check before [`encode`].
+pub fn fits(record: &Record) -> bool {
+    let texts = |edits: &[Edit]| -> Option<usize> {
+        edits.iter().try_fold(0usize, |sum, edit| {
+            let len = op_and_text(edit).2.len();
+            u32::try_from(len).ok()?;
+            sum.checked_add(EDIT_FIXED + 4 + len)
+        })
+    };
+    let body = match &record.body {
+        Body::Edit(edit) => Some(EDIT_FIXED + op_and_text(edit).2.len()),
+        Body::Batch(edits) => u32::try_from(edits.len())
+            .ok()
+            .and_then(|_| texts(edits))
+            .map(|len| 4 + len),
+        Body::Name { name, .. } => Some(EDIT_FIXED + name.len()),
+        Body::Metadata { key, value } => u16::try_from(key.len())
+            .ok()
+            .map(|_| 2 + key.len() + value.len()),
+    };
+    body.is_some_and(|len| RECORD_FIXED + len <= MAX_PAYLOAD)
+}
+
 /// Appends `record` to `out` and returns its length.
 pub fn encode(record: &Record, out: &mut Vec<u8>) -> usize {
     let start = out.len();
@@ -707,6 +731,21 @@ mod tests {
                 body: Body::Edit(Edit::Insert(c("1.1.1/1.1.1/1.1.2"), "old text".into()))
             }]
         );
+    }
+
+    #[test]
+    fn records_that_would_not_read_back_do_not_fit() {
+        assert!(sample().iter().all(fits));
+        let long_key = record(
+            1,
+            Body::Metadata {
+                key: "k".repeat(70_000),
+                value: Vec::new(),
+            },
+        );
+        assert!(!fits(&long_key));
+        let huge = record(1, Body::Edit(Edit::Insert(c("1"), "x".repeat(MAX_PAYLOAD))));
+        assert!(!fits(&huge));
     }
 
     #[test]

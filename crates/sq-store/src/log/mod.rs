@@ -44,7 +44,7 @@ impl Position {
 /// One logged change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    /// The tenant-wide sequence number, assigned in commit order (0 for records written
+    /// The tenant-wide sequence number, taken as its commit starts (0 for records written
     /// before sequence numbers existed).
     pub seq: u64,
     /// The document's version after this change.
@@ -116,7 +116,7 @@ pub struct Opened {
 pub trait TenantLog: Send + Sync + 'static {
     /// Opens a document. A log this build cannot read (a newer format, an unknown record
     /// kind) is [`StoreError::Corrupt`] and is left exactly as it is; a torn tail (never
-    /// acknowledged) is cut off.
+    /// acknowledged) is left out, and cut off before the next append.
     async fn open(&self, name: &DocName) -> Result<Opened, StoreError>;
 
     /// The documents that have a checkpoint or records, in name order.
@@ -153,8 +153,9 @@ pub trait DocumentLog: Send + 'static {
         self.len() == 0
     }
 
-    /// Whether the log must be checkpointed before the next append (it was written in an
-    /// earlier format).
+    /// Whether the log must be checkpointed before the next append, and before the
+    /// document is let go of (it was written in an earlier format, or a failed append
+    /// could not be taken back out of it).
     fn needs_checkpoint(&self) -> bool;
 
     /// Replaces the checkpoint by `bytes`, which hold every record up to `covered`;

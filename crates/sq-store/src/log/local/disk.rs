@@ -356,6 +356,8 @@ pub mod faulty {
         /// Fail every replacement of any file (a new log, a checkpoint, a new journal)
         /// with this raw OS error, as a disk without a free block does.
         pub replace: Option<i32>,
+        /// Fail every truncation of a log with this raw OS error.
+        pub truncate: Option<i32>,
     }
 
     /// The real disk, failing where [`Faults`] says, and counting syncs.
@@ -485,6 +487,7 @@ pub mod faulty {
         }
 
         fn truncate(&mut self, len: u64) -> io::Result<()> {
+            self.disk.check(|f| f.truncate)?;
             self.inner.truncate(len)
         }
     }

@@ -8,11 +8,13 @@
 //! filesystem-wide sync shared the same way (no journal), or by its own `fdatasync`
 //! (`--sync always`).
 //!
-//! A checkpoint writes the marker, then the `.phext` (each: temp file, fsync, rename,
-//! directory fsync). A crash between the two leaves a marker for a checkpoint that did not
-//! happen: the log still extends the old `.phext` and is replayed, with the counters its
-//! header carries. A crash after both but before the log is removed leaves a log whose
-//! base no longer matches: already folded in, discarded instead of replayed twice.
+//! A checkpoint writes the marker, then the `.phext` (each: temp file, fsync, rename),
+//! then syncs the directory once, which makes both renames durable. A crash before the
+//! `.phext`'s rename leaves a marker for a checkpoint that did not happen: the log still
+//! extends the old `.phext` and is replayed, and the counters are the later of the
+//! marker's and the log's. A crash after it but before the log is removed leaves a log
+//! whose base no longer matches: already folded in, discarded instead of replayed twice,
+//! its last record written to the marker first in case the marker's rename was lost.
 
 mod commit;
 pub(crate) mod disk;
@@ -24,7 +26,8 @@ mod tests;
 use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Once, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Once, PoisonError};
 
 use async_trait::async_trait;
 
@@ -94,7 +97,8 @@ impl LocalLogs {
             device,
             logs: self.clone(),
             swept: Once::new(),
-            last_seq: OnceLock::new(),
+            first_last_seq: Mutex::new(None),
+            opened_once: AtomicBool::new(false),
         }))
     }
 }
@@ -110,9 +114,12 @@ struct TenantFiles {
     logs: Arc<LocalLogs>,
     /// Stale temp files are removed once, before the first document is read.
     swept: Once,
-    /// The tenant's last sequence number, read in the same trip as the first open (the
-    /// store asks for it once, before its first append, so it cannot have moved).
-    last_seq: OnceLock<u64>,
+    /// The tenant's last sequence number, read in the same trip as the first open and
+    /// handed to the first who asks: numbers are taken before any append, so nothing can
+    /// have moved it by then. Later questions read the files again.
+    first_last_seq: Mutex<Option<u64>>,
+    /// Whether the first open has happened.
+    opened_once: AtomicBool,
 }
 
 /// The files of one document.
@@ -256,9 +263,11 @@ impl TenantLog for LocalTenantLog {
         let paths = Paths::of(&self.0.dir, name);
         blocking(move || {
             me.sweep_once();
-            if me.last_seq.get().is_none() {
+            if !me.opened_once.swap(true, Ordering::AcqRel) {
                 let last = me.scan_last_seq()?;
-                let _ = me.last_seq.set(last);
+                *me.first_last_seq
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(last);
             }
             me.recover(paths)
         })
@@ -331,8 +340,14 @@ impl TenantLog for LocalTenantLog {
     }
 
     async fn last_seq(&self) -> Result<u64, StoreError> {
-        if let Some(last) = self.0.last_seq.get() {
-            return Ok(*last);
+        let first = self
+            .0
+            .first_last_seq
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(last) = first {
+            return Ok(last);
         }
         let me = self.0.clone();
         blocking(move || me.scan_last_seq()).await
@@ -443,14 +458,20 @@ impl TenantFiles {
                 ..
             } if of != base => {
                 tracing::info!(file = %paths.file_name, "discarding a log already folded into the checkpoint");
-                disk.remove(&paths.log)
-                    .map_err(io_error(&paths.file_name))?;
                 // Everything in it is in the checkpoint, so its last record is where the
                 // checkpoint left the counters, should the marker be older (a crash
-                // before the marker's rename was durable).
-                let known = records.iter().fold(known.later(covered), |at, record| {
+                // before the marker's rename was durable): the marker learns it before
+                // the log, its only other record, goes.
+                let folded = records.iter().fold(known.later(covered), |at, record| {
                     at.later(record.position())
                 });
+                if folded != known || marked.is_none_or(|(of, _)| of != base) {
+                    disk.replace(&paths.marker, &marker::encode(base, folded))
+                        .map_err(io_error(&paths.file_name))?;
+                }
+                disk.remove(&paths.log)
+                    .map_err(io_error(&paths.file_name))?;
+                let known = folded;
                 log.covered = known;
                 Ok(Opened {
                     checkpoint,
@@ -475,7 +496,9 @@ impl TenantFiles {
                     }
                     known
                 } else {
-                    covered
+                    // A marker ahead of the log (`--sync off` lost the log's tail after a
+                    // checkpoint that did not happen) still holds numbers once handed out.
+                    known.later(covered)
                 };
                 if discarded > 0 {
                     tracing::warn!(file = %paths.file_name, replayed = records.len(), discarded_bytes = discarded, "log had a torn or corrupt tail (never acknowledged); cutting it off");
@@ -648,6 +671,12 @@ impl DocumentLog for LocalDocumentLog {
                 "the log is in an earlier format: checkpoint before appending",
             )));
         }
+        if !records.iter().all(format::fits) {
+            return Err(StoreError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a record is too large for the log (over 1 GiB, or a key over 64 KiB)",
+            )));
+        }
         let mut bytes = Vec::new();
         for record in records {
             format::encode(record, &mut bytes);
@@ -664,7 +693,9 @@ impl DocumentLog for LocalDocumentLog {
     }
 
     fn needs_checkpoint(&self) -> bool {
-        self.legacy
+        // A refused append that could not be cut back out is still in the file: only a
+        // checkpoint (a new base) keeps it from being replayed.
+        self.legacy || self.broken
     }
 
     async fn checkpoint(&mut self, bytes: Vec<u8>, covered: Position) -> Result<(), StoreError> {

@@ -681,3 +681,76 @@ fn a_tenant_removed_by_reload_leaves_nothing_in_memory() {
     s.get_with("/api/v2/toc?p=notes", &as_(&token))
         .expect(200, "");
 }
+
+/// The next page's target from a `Link: <…>; rel="next"` header.
+fn next_page(reply: &Reply) -> Option<String> {
+    let link = reply.header("Link")?;
+    let target = link.strip_prefix('<')?.split_once(">; rel=\"next\"")?.0;
+    Some(target.to_owned())
+}
+
+fn names_of(reply: &Reply) -> Vec<String> {
+    json_of(reply)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_tenant_listing_comes_in_pages_that_visit_every_tenant_once() {
+    let tenants: serde_json::Map<String, Value> = (0..7)
+        .map(|i| {
+            (
+                format!("token-{i}"),
+                json!({"name": format!("t{i}"), "data_dir": format!("data/t{i}")}),
+            )
+        })
+        .chain([(
+            "display-token".to_owned(),
+            json!({"name": "Zoë's notes & more", "data_dir": "data/zoe"}),
+        )])
+        .collect();
+    let s = start(Value::Object(tenants), &[]);
+    let mut seen = Vec::new();
+    let mut target = "/api/v2/admin/tenants?limit=3".to_owned();
+    let mut pages = 0;
+    loop {
+        let reply = s.get_with(&target, &admin());
+        assert_eq!(reply.status, 200, "{target}: {}", reply.text());
+        let names = names_of(&reply);
+        assert!(names.len() <= 3, "{names:?}");
+        seen.extend(names);
+        pages += 1;
+        if pages == 1 {
+            // Created while paging: one after the cursor is visited, one before is not.
+            for name in ["t0a", "zz"] {
+                let created = admin_post(&s, "/api/v2/admin/tenants", json!({"name": name}));
+                assert_eq!(created.status, 201, "{}", created.text());
+            }
+        }
+        match next_page(&reply) {
+            Some(next) => target = next,
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = (0..7).map(|i| format!("t{i}")).collect();
+    expected.extend(["zz".into(), "Zoë's notes & more".into()]);
+    expected.sort();
+    assert_eq!(seen, expected, "every tenant once, in name order");
+    assert_eq!(pages, 3);
+
+    // Without a limit: one page of at most 1,000, no next link here.
+    let all = s.get_with("/api/v2/admin/tenants", &admin());
+    assert_eq!(names_of(&all).len(), 10);
+    assert_eq!(all.header("Link"), None);
+    for bad in ["limit=0", "limit=10001", "limit=ten", "limit=-1"] {
+        let reply = s.get_with(&format!("/api/v2/admin/tenants?{bad}"), &admin());
+        assert_eq!(reply.status, 400, "{bad}: {}", reply.text());
+        assert!(json_of(&reply)["error"].as_str().unwrap().contains("limit"));
+    }
+    // /health counts without listing.
+    let health = json_of(&s.get_with("/health", &[]));
+    assert_eq!(health["tenants"], 10);
+}

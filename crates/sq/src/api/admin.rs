@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use super::router::AdminRoute;
 use super::ApiError;
+use crate::api::v2::query::decode;
 use crate::http::{Body, Response, APPLICATION_JSON};
 use crate::tenancy::admin::AdminError;
 use crate::tenancy::{MultiTenant, Tenancy, Tenant};
@@ -51,6 +52,69 @@ async fn describe(tenant: &Tenant) -> Value {
     })
 }
 
+/// One page of the tenant listing: at most `limit` tenants named after `after`.
+struct Page {
+    limit: usize,
+    after: Option<String>,
+}
+
+/// Tenants per page when the request does not say.
+const DEFAULT_PAGE: usize = 1_000;
+/// The most a page may hold.
+const MAX_PAGE: usize = 10_000;
+
+impl Page {
+    fn parse(query: Option<&str>) -> Result<Self, AdminError> {
+        let mut page = Page {
+            limit: DEFAULT_PAGE,
+            after: None,
+        };
+        for piece in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
+            let value = String::from_utf8(decode(value))
+                .map_err(|_| AdminError::Invalid("query values must be UTF-8".into()))?;
+            match key {
+                "limit" => {
+                    page.limit = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=MAX_PAGE).contains(n))
+                        .ok_or_else(|| {
+                            AdminError::Invalid(format!(
+                                "limit must be a whole number from 1 to {MAX_PAGE}"
+                            ))
+                        })?
+                }
+                "after" => page.after = Some(value),
+                _ => {}
+            }
+        }
+        Ok(page)
+    }
+
+    /// The `Link` header value for the page after the one ending at `last`.
+    fn next_link(&self, last: &str) -> String {
+        format!(
+            "</api/v2/admin/tenants?limit={}&after={}>; rel=\"next\"",
+            self.limit,
+            encode(last)
+        )
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Runs blocking config work (file reads, writes, directory creation) off the workers.
 async fn blocking<T: Send + 'static>(
     tenancy: &Arc<Tenancy>,
@@ -80,6 +144,7 @@ fn body_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError
 /// Answers an admin request whose caller the router has already authorized.
 pub(crate) async fn handle(
     route: &AdminRoute,
+    query: Option<&str>,
     body: &mut Body<'_>,
     tenancy: &Arc<Tenancy>,
 ) -> Result<Response, ApiError> {
@@ -89,12 +154,22 @@ pub(crate) async fn handle(
     let body = body.read_all().await.map_err(ApiError::Body)?;
     match route {
         AdminRoute::ListTenants => {
-            let registry = multi.registry();
-            let mut list = Vec::with_capacity(registry.tenant_count());
-            for tenant in registry.tenants() {
+            let page = Page::parse(query)?;
+            let (chosen, more) = {
+                let registry = multi.registry();
+                let mut tenants = registry.tenants_after(page.after.as_deref());
+                let chosen: Vec<Arc<Tenant>> = tenants.by_ref().take(page.limit).cloned().collect();
+                (chosen, tenants.next().is_some())
+            };
+            let mut list = Vec::with_capacity(chosen.len());
+            for tenant in &chosen {
                 list.push(describe(tenant).await);
             }
-            Ok(json_response(200, Value::Array(list)))
+            let response = json_response(200, Value::Array(list));
+            Ok(match chosen.last().filter(|_| more) {
+                Some(last) => response.with_header("Link", page.next_link(&last.name)),
+                None => response,
+            })
         }
         AdminRoute::CreateTenant => {
             let create: CreateTenant = body_json(&body)?;
@@ -136,5 +211,26 @@ pub(crate) async fn handle(
         AdminRoute::MethodNotAllowed => Err(ApiError::MethodNotAllowed),
         AdminRoute::NoSuchEndpoint => Err(ApiError::NoSuchAdminEndpoint),
         AdminRoute::NotMultiTenant => Err(ApiError::NotMultiTenant),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_next_link_carries_any_name_back_intact() {
+        let page = Page::parse(Some("limit=5")).unwrap();
+        for name in ["alice", "Zoë's notes & more", "a+b=c?d#e/f%g"] {
+            let link = page.next_link(name);
+            let target = link
+                .strip_prefix("</api/v2/admin/tenants?")
+                .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+                .unwrap();
+            let next = Page::parse(Some(target)).unwrap();
+            assert_eq!(next.after.as_deref(), Some(name), "{link}");
+            assert_eq!(next.limit, 5);
+        }
+        assert_eq!(Page::parse(None).unwrap().limit, DEFAULT_PAGE);
     }
 }

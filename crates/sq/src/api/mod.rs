@@ -178,12 +178,14 @@ impl App {
                 _ => ApiError::NotFound,
             }),
             Endpoint::Unknown => Err(ApiError::NotFound),
-            Endpoint::Admin(route) => admin::handle(route, body, &self.tenancy).await,
+            Endpoint::Admin(route) => {
+                admin::handle(route, request.query(), body, &self.tenancy).await
+            }
         }
     }
 
     fn health(&self) -> Response {
-        let tenants = self.tenancy.tenants().len();
+        let tenants = self.tenancy.tenant_count();
         Response::typed(
             200,
             APPLICATION_JSON,

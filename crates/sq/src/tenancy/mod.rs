@@ -65,6 +65,21 @@ impl Registry {
         self.by_name.values()
     }
 
+    /// The tenants named after `after` (all, without it), in name order.
+    pub fn tenants_after<'a>(
+        &'a self,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = &'a Arc<Tenant>> + 'a {
+        use std::ops::Bound;
+        let from = match after {
+            Some(name) => Bound::Excluded(name.to_owned()),
+            None => Bound::Unbounded,
+        };
+        self.by_name
+            .range((from, Bound::Unbounded))
+            .map(|(_, tenant)| tenant)
+    }
+
     /// One tenant by name.
     pub fn tenant(&self, name: &str) -> Option<&Arc<Tenant>> {
         self.by_name.get(name)
@@ -241,6 +256,14 @@ impl Tenancy {
         match self {
             Tenancy::Multi(multi) => Some(multi),
             _ => None,
+        }
+    }
+
+    /// How many tenants there are (without listing them).
+    pub fn tenant_count(&self) -> usize {
+        match self {
+            Tenancy::Open(_) | Tenancy::Key(..) => 1,
+            Tenancy::Multi(multi) => multi.registry().tenant_count(),
         }
     }
 

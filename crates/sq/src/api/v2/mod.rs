@@ -2,7 +2,7 @@
 //! the phext name, the coordinate, the body and its text, then the verb itself.
 
 mod handlers;
-mod query;
+pub(crate) mod query;
 mod verb;
 
 use std::sync::Arc;

@@ -99,6 +99,11 @@ impl StoreError {
     pub(crate) fn from_io(error: io::Error) -> Self {
         match error.raw_os_error() {
             Some(code) if code == libc::ENOSPC || code == libc::EDQUOT => Self::NoSpace,
+            // Out of file descriptors: not the request's fault, and soon over.
+            Some(code) if code == libc::EMFILE || code == libc::ENFILE => Self::Unavailable {
+                retry_after: std::time::Duration::from_secs(1),
+                reason: "the server is out of file handles; try again shortly",
+            },
             _ if error.kind() == io::ErrorKind::StorageFull => Self::NoSpace,
             _ => Self::Io(error),
         }
@@ -144,6 +149,9 @@ pub struct StoreSettings {
     pub max_view_bytes: u64,
     /// How long a request waits for room in the view budget.
     pub view_wait: std::time::Duration,
+    /// Document log files kept open at once; past it, the least recently used is closed
+    /// and reopened at its document's next write.
+    pub max_open_logs: usize,
 }
 
 impl Default for StoreSettings {
@@ -157,6 +165,7 @@ impl Default for StoreSettings {
             idle_checkpoint: Some(std::time::Duration::from_secs(5)),
             max_view_bytes: 256 * 1024 * 1024,
             view_wait: std::time::Duration::from_secs(5),
+            max_open_logs: 1024,
         }
     }
 }
@@ -207,6 +216,8 @@ pub struct Store {
     shared: Arc<Shared>,
     placement: Arc<dyn Placement>,
     tenants: Mutex<Tenants>,
+    /// The local files' logs, when the store keeps its tenants here.
+    local: Option<Arc<LocalLogs>>,
 }
 
 #[derive(Default)]
@@ -248,11 +259,10 @@ impl Store {
             .journal
             .clone()
             .map(|path| (path, settings.journal_max_bytes));
-        let logs = LocalLogs::open(disk, settings.sync, journal)?;
-        Ok(Store::with_placement(
-            settings,
-            Arc::new(SingleNode::new(logs)),
-        ))
+        let logs = LocalLogs::open(disk, settings.sync, journal, settings.max_open_logs)?;
+        let mut store = Store::with_placement(settings, Arc::new(SingleNode::new(logs.clone())));
+        store.local = Some(logs);
+        Ok(store)
     }
 
     /// A store whose tenants are placed, and their logs kept, by `placement`.
@@ -275,6 +285,7 @@ impl Store {
             }),
             placement,
             tenants: Mutex::new(Tenants::default()),
+            local: None,
         }
     }
 
@@ -337,6 +348,12 @@ impl Store {
     /// Bytes currently charged to resident documents.
     pub fn resident_bytes(&self) -> u64 {
         self.shared.budget.used()
+    }
+
+    /// Document log files open now, and their budget (for a store of local files).
+    pub fn open_log_files(&self) -> Option<(usize, usize)> {
+        let files = self.local.as_ref()?.open_files();
+        Some((files.open(), files.budget()))
     }
 
     /// Bytes of large views held by answers being sent.

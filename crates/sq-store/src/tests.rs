@@ -1087,6 +1087,43 @@ async fn a_refused_write_left_in_the_log_is_never_replayed() {
     );
 }
 
+/// Log files stay within their budget however many documents are written: the least
+/// recently used is closed and reopened at its next write, and nothing is lost.
+#[tokio::test]
+async fn open_log_files_stay_within_their_budget() {
+    let temp = tempfile::tempdir().unwrap();
+    let settings = StoreSettings {
+        max_open_logs: 4,
+        idle_checkpoint: None,
+        ..settings()
+    };
+    let store = open_store(settings.clone()).await;
+    let dir = store.directory(temp.path());
+    for round in 0..2 {
+        for i in 0..20 {
+            dir.write(
+                &name(&format!("d{i}")),
+                &update(&format!("{}", round + 1), "x"),
+                None,
+            )
+            .await
+            .unwrap();
+            let (open, budget) = store.open_log_files().unwrap();
+            assert_eq!(budget, 4);
+            assert!(open <= 4, "{open} log files open");
+        }
+    }
+    drop((dir, store));
+    let store = open_store(settings).await;
+    let dir = store.directory(temp.path());
+    for i in 0..20 {
+        let doc = format!("d{i}");
+        assert_eq!(select(&dir, &doc, "1").await, "x");
+        assert_eq!(select(&dir, &doc, "2").await, "x");
+    }
+    assert_eq!(store.open_log_files(), Some((0, 4)), "reading opens no log");
+}
+
 /// Polls `probe` every 20 ms for up to 10 s.
 async fn eventually(what: &str, mut probe: impl FnMut() -> bool) {
     for _ in 0..500 {

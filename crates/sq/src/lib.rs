@@ -8,4 +8,5 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod http;
+pub mod process;
 pub mod tenancy;

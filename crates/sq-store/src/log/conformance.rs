@@ -29,7 +29,7 @@ fn local() -> Backend {
     let faults = disk.faults.clone();
     Backend {
         open: Box::new(move || {
-            let logs = LocalLogs::open(Arc::new(disk.clone()), SyncMode::Batch, None).unwrap();
+            let logs = LocalLogs::open(Arc::new(disk.clone()), SyncMode::Batch, None, 64).unwrap();
             Arc::new(logs.tenant(path.clone()))
         }),
         fail_appends: Box::new(move |fail| {

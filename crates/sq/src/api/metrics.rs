@@ -163,6 +163,40 @@ impl Metrics {
             "Memory of large response bodies that connections are still sending.",
         );
         let _ = writeln!(out, "sq_response_bytes {}", store.view_bytes());
+        if let Some((open, budget)) = store.open_log_files() {
+            header(
+                &mut out,
+                "sq_open_log_files",
+                "gauge",
+                "Document log files open now.",
+            );
+            let _ = writeln!(out, "sq_open_log_files {open}");
+            header(
+                &mut out,
+                "sq_open_log_files_budget",
+                "gauge",
+                "Document log files kept open at most (the least recently used is closed past it).",
+            );
+            let _ = writeln!(out, "sq_open_log_files_budget {budget}");
+        }
+        if let Some(open) = crate::process::open_files() {
+            header(
+                &mut out,
+                "sq_open_files",
+                "gauge",
+                "File descriptors the process holds.",
+            );
+            let _ = writeln!(out, "sq_open_files {open}");
+        }
+        if let Some(limit) = crate::process::open_file_limit() {
+            header(
+                &mut out,
+                "sq_open_files_limit",
+                "gauge",
+                "The process's open-file limit (raised to the hard limit at start).",
+            );
+            let _ = writeln!(out, "sq_open_files_limit {limit}");
+        }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             header(
                 &mut out,

@@ -49,6 +49,18 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         (None, Some(dir)) => dir.join(".sq.journal"),
         (None, None) => cwd.join(".sq.journal"),
     };
+    let file_limit = match crate::process::raise_open_file_limit() {
+        Ok((before, after)) => {
+            tracing::info!(before, after, "open-file limit");
+            after
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot read or raise the open-file limit; assuming 1024");
+            1024
+        }
+    };
+    let max_open_logs = crate::process::log_file_budget(file_limit);
+    tracing::info!(max_open_logs, "document log files kept open at most");
     let store = Store::new(StoreSettings {
         sync: match args.sync {
             Sync::Always => SyncMode::Always,
@@ -61,6 +73,7 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         journal: (args.sync == Sync::Batch).then_some(journal),
         idle_checkpoint: (args.idle_checkpoint_secs > 0)
             .then(|| Duration::from_secs(args.idle_checkpoint_secs)),
+        max_open_logs,
         ..StoreSettings::default()
     })
     .map_err(|e| format!("cannot recover the journal: {e}"))?;

@@ -63,6 +63,24 @@ impl Server {
         Server::spawn_command(command, dir, args, Stdio::null(), "warn")
     }
 
+    /// Starts `sq host 0 <args>` in `dir` able to hold at most `max_files` descriptors
+    /// (soft and hard limit: the server cannot raise it).
+    pub fn start_with_open_file_limit(dir: &Path, args: &[&str], max_files: u64) -> Server {
+        let mut command = sq_command(dir);
+        // SAFETY: setrlimit in the forked child before exec touches only it.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: max_files,
+                    rlim_max: max_files,
+                };
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+                Ok(())
+            });
+        }
+        Server::spawn_command(command, dir, args, Stdio::null(), "warn")
+    }
+
     fn spawn(dir: &Path, args: &[&str], stderr: Stdio, level: &str) -> Server {
         Server::spawn_command(sq_command(dir), dir, args, stderr, level)
     }

@@ -19,6 +19,7 @@
 mod commit;
 pub(crate) mod disk;
 pub(crate) mod journal;
+mod open_files;
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +34,8 @@ use async_trait::async_trait;
 use self::commit::Committer;
 use self::disk::{remove_stale_temp_files, Disk, LogFile, NotRegularFile};
 use self::journal::{Journal, LogEntry};
+pub use self::open_files::OpenFiles;
+use self::open_files::Slot;
 use super::format::{self, marker, Base, Contents};
 use super::{DocumentLog, Opened, Position, Record, TenantLog};
 use crate::name::DocName;
@@ -50,6 +53,7 @@ pub struct LocalLogs {
     sync: SyncMode,
     journal: Option<Arc<Journal>>,
     committer: Arc<Committer>,
+    open_files: Arc<OpenFiles>,
 }
 
 impl LocalLogs {
@@ -59,6 +63,7 @@ impl LocalLogs {
         disk: Arc<dyn Disk>,
         sync: SyncMode,
         journal: Option<(PathBuf, u64)>,
+        max_open_logs: usize,
     ) -> io::Result<Arc<Self>> {
         let committer = Arc::new(Committer::default());
         let journal = match journal {
@@ -75,7 +80,13 @@ impl LocalLogs {
             sync,
             journal,
             committer,
+            open_files: OpenFiles::new(max_open_logs),
         }))
+    }
+
+    /// The open log files and their budget.
+    pub fn open_files(&self) -> &OpenFiles {
+        &self.open_files
     }
 
     /// The log of the tenant whose data directory is `dir` (absolute, already created).
@@ -438,7 +449,8 @@ impl TenantFiles {
         let mut log = LocalDocumentLog {
             tenant: self.clone(),
             paths: paths.clone(),
-            file: None,
+            exists: false,
+            slot: self.logs.open_files.slot(),
             len: 0,
             header_len: format::HEADER_LEN as u64,
             log_id: 0,
@@ -516,10 +528,8 @@ impl TenantFiles {
                 } else if !records.is_empty() {
                     tracing::info!(file = %paths.file_name, replayed = records.len(), "replayed the log");
                 }
-                log.file = Some(
-                    disk.open_log(&paths.log)
-                        .map_err(io_error(&paths.file_name))?,
-                );
+                // Opened at the first append: a document only read holds no descriptor.
+                log.exists = true;
                 log.len = valid_len;
                 log.header_len =
                     format::header_len(&log_bytes).unwrap_or(format::HEADER_LEN) as u64;
@@ -541,8 +551,10 @@ impl TenantFiles {
 struct LocalDocumentLog {
     tenant: Arc<TenantFiles>,
     paths: Paths,
-    /// The open log, if the document has one.
-    file: Option<Box<dyn LogFile>>,
+    /// Whether the document has a log file of its own (extending its checkpoint).
+    exists: bool,
+    /// The log file while it is open (it may be closed to keep within the budget).
+    slot: Arc<Slot>,
     /// Bytes of the log that count: its header and intact records.
     len: u64,
     header_len: u64,
@@ -567,33 +579,31 @@ impl LocalDocumentLog {
         &mut self,
         work: impl FnOnce(&mut Box<dyn LogFile>) -> io::Result<()> + Send + 'static,
     ) -> io::Result<()> {
-        let Some(mut file) = self.file.take() else {
-            return Err(io::Error::other("log not open"));
-        };
-        let (file, result) = tokio::task::spawn_blocking(move || {
-            let result = work(&mut file);
-            (file, result)
-        })
-        .await
-        .map_err(|join| io::Error::other(format!("storage task failed: {join}")))?;
-        self.file = Some(file);
-        result
+        let (slot, open) = (self.slot.clone(), self.opener());
+        tokio::task::spawn_blocking(move || work(slot.get(open)?.file()?))
+            .await
+            .map_err(|join| io::Error::other(format!("storage task failed: {join}")))?
+    }
+
+    /// Opens the existing log file (when its slot was closed to keep within the budget).
+    fn opener(&self) -> impl FnOnce() -> io::Result<Box<dyn LogFile>> + Send + 'static {
+        let (disk, path) = (self.tenant.logs.disk.clone(), self.paths.log.clone());
+        move || disk.open_log(&path)
     }
 
     /// Creates the log (a header extending the checkpoint) or cuts its torn tail.
     async fn prepare(&mut self) -> io::Result<()> {
-        if self.file.is_none() {
+        if !self.exists {
             let log_id: u64 = rand::random();
             let header = format::header(self.base, log_id, self.covered);
             let disk = self.tenant.logs.disk.clone();
             let path = self.paths.log.clone();
-            let file = tokio::task::spawn_blocking(move || {
-                disk.replace(&path, &header)?;
-                disk.open_log(&path)
-            })
-            .await
-            .map_err(|join| io::Error::other(format!("storage task failed: {join}")))??;
-            self.file = Some(file);
+            // A file still open is the log this one replaces.
+            self.slot.close();
+            tokio::task::spawn_blocking(move || disk.replace(&path, &header))
+                .await
+                .map_err(|join| io::Error::other(format!("storage task failed: {join}")))??;
+            self.exists = true;
             self.len = format::HEADER_LEN as u64;
             self.header_len = self.len;
             self.log_id = log_id;
@@ -626,7 +636,7 @@ impl LocalDocumentLog {
         let added = bytes.len() as u64;
         let journaled =
             journal.map(|_| LogEntry::new(&self.paths.log, self.log_id, before, bytes.clone()));
-        let mut result = if sync_file || bytes.len() > INLINE_APPEND {
+        let mut result = if sync_file || bytes.len() > INLINE_APPEND || !self.slot.is_open() {
             self.with_file(move |file| {
                 file.append(&bytes)?;
                 if sync_file {
@@ -638,10 +648,10 @@ impl LocalDocumentLog {
         } else {
             // A small append only copies into the page cache: cheaper here than a trip to
             // the blocking pool. The sync that makes it durable runs there.
-            match self.file.as_mut() {
-                Some(file) => file.append(&bytes),
-                None => Err(io::Error::other("log not open")),
-            }
+            let open = self.opener();
+            self.slot
+                .get(open)
+                .and_then(|mut held| held.file()?.append(&bytes))
         };
         if let (Ok(()), Some(journal), Some(entry)) = (&result, journal, journaled) {
             result = journal.commit(entry).await;
@@ -695,7 +705,7 @@ impl DocumentLog for LocalDocumentLog {
     }
 
     fn len(&self) -> u64 {
-        if self.file.is_some() {
+        if self.exists {
             self.len.saturating_sub(self.header_len)
         } else {
             0
@@ -724,7 +734,8 @@ impl DocumentLog for LocalDocumentLog {
         // replayed, and the next append starts a new one.
         self.base = base;
         self.covered = covered;
-        self.file = None;
+        self.exists = false;
+        self.slot.close();
         self.len = 0;
         self.legacy = false;
         self.cut_to = None;
@@ -733,7 +744,7 @@ impl DocumentLog for LocalDocumentLog {
     }
 
     async fn forget_through(&mut self, _covered: Position) -> Result<(), StoreError> {
-        if self.file.is_some() {
+        if self.exists {
             // Records after the checkpoint: nothing is forgotten.
             return Ok(());
         }

@@ -38,7 +38,7 @@ async fn text(store: &Store, dir: &Path, name: &str, at: &str) -> Result<String,
 
 /// The tenant's records with their (seq, version), through a log of its own.
 async fn numbers(dir: &Path) -> Vec<(String, u64, u64)> {
-    let logs = LocalLogs::open(Arc::new(RealDisk), SyncMode::Batch, None).unwrap();
+    let logs = LocalLogs::open(Arc::new(RealDisk), SyncMode::Batch, None, 64).unwrap();
     logs.tenant(dir.to_path_buf())
         .scan(0)
         .await

@@ -18,8 +18,8 @@ pub struct OpenFiles {
     open: AtomicUsize,
     next_id: AtomicU64,
     tick: AtomicU64,
-    /// Slots holding an open file, with when each was last used.
-    holders: Mutex<HashMap<u64, (u64, Weak<Slot>)>>,
+    /// Slots holding an open file.
+    holders: Mutex<HashMap<u64, Weak<Slot>>>,
 }
 
 /// Where one document keeps its log file while it is open.
@@ -27,6 +27,9 @@ pub struct Slot {
     id: u64,
     files: Arc<OpenFiles>,
     file: Mutex<Option<Box<dyn LogFile>>>,
+    /// When the file was last used, on the budget's clock (no lock shared between
+    /// documents on the write path).
+    last_used: AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -61,6 +64,7 @@ impl OpenFiles {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             files: self.clone(),
             file: Mutex::new(None),
+            last_used: AtomicU64::new(0),
         })
     }
 
@@ -68,25 +72,15 @@ impl OpenFiles {
     /// for one more. A file in use right now is skipped.
     fn make_room(&self, keep: u64) {
         while self.open() >= self.max {
-            let candidates: Vec<(u64, Weak<Slot>)> = {
-                let holders = lock(&self.holders);
-                let mut candidates: Vec<(u64, u64, Weak<Slot>)> = holders
-                    .iter()
-                    .filter(|(id, _)| **id != keep)
-                    .map(|(id, (used, slot))| (*used, *id, slot.clone()))
-                    .collect();
-                candidates.sort_by_key(|(used, _, _)| *used);
-                candidates
-                    .into_iter()
-                    .map(|(_, id, slot)| (id, slot))
-                    .collect()
-            };
-            let closed = candidates.iter().any(|(_, slot)| {
-                slot.upgrade()
-                    .is_some_and(|slot| match slot.file.try_lock() {
-                        Ok(mut file) => slot.release(&mut file),
-                        Err(_) => false,
-                    })
+            let mut candidates: Vec<Arc<Slot>> = lock(&self.holders)
+                .iter()
+                .filter(|(id, _)| **id != keep)
+                .filter_map(|(_, slot)| slot.upgrade())
+                .collect();
+            candidates.sort_by_key(|slot| slot.last_used.load(Ordering::Relaxed));
+            let closed = candidates.iter().any(|slot| match slot.file.try_lock() {
+                Ok(mut file) => slot.release(&mut file),
+                Err(_) => false,
             });
             if !closed {
                 // Every other file is in use: go over the budget rather than wait.
@@ -105,13 +99,12 @@ impl Slot {
     ) -> std::io::Result<SlotGuard<'_>> {
         let mut file = lock(&self.file);
         let tick = self.files.tick.fetch_add(1, Ordering::Relaxed);
+        self.last_used.store(tick, Ordering::Relaxed);
         if file.is_none() {
             self.files.make_room(self.id);
             *file = Some(open()?);
             self.files.open.fetch_add(1, Ordering::Relaxed);
-            lock(&self.files.holders).insert(self.id, (tick, Arc::downgrade(self)));
-        } else if let Some(entry) = lock(&self.files.holders).get_mut(&self.id) {
-            entry.0 = tick;
+            lock(&self.files.holders).insert(self.id, Arc::downgrade(self));
         }
         Ok(SlotGuard { file })
     }

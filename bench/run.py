@@ -9,6 +9,7 @@ import datetime
 import os
 import platform
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -180,6 +181,53 @@ def stalled_readers():
         shutil.rmtree(work, ignore_errors=True)
 
 
+IDLE_CONNECTIONS = 10_000
+
+
+def idle_connections():
+    """RSS of `sq host` holding 10,000 keep-alive connections that each sent one select."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    count = min(IDLE_CONNECTIONS, hard - 100)
+    work = tempfile.mkdtemp(prefix="sq-idle-")
+    server = subprocess.Popen(
+        [SQ, "host", "0", "--data-dir", "data", "--max-connections", str(count + 100),
+         "--max-connections-per-address", "0", "--idle-timeout", "300"],
+        cwd=work, stdout=subprocess.PIPE, stderr=open(os.path.join(work, "sq.log"), "a"),
+        env=dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "info")))
+    conns = []
+    try:
+        port = int(server.stdout.readline().decode().strip().rsplit(":", 1)[1])
+        assert http(port, "POST", "/api/v2/update?c=1", b"hello")[0] == 200
+        time.sleep(0.5)
+        baseline = rss_bytes(server.pid)
+        for _ in range(count):
+            conn = socket.create_connection(("127.0.0.1", port))
+            conn.sendall(b"GET /api/v2/select?c=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            conns.append(conn)
+        for conn in conns:
+            assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(1)
+        return {"count": count, "baseline": baseline, "held": rss_bytes(server.pid)}
+    finally:
+        for conn in conns:
+            conn.close()
+        server.terminate()
+        server.wait()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def idle_table(result):
+    grown = result["held"] - result["baseline"]
+    each = grown / result["count"]
+    return (f"| {result['count']:,} idle keep-alive connections | |\n|---|---|\n"
+            f"| RSS before, MiB | {result['baseline'] / 2**20:.1f} |\n"
+            f"| RSS holding them, MiB | {result['held'] / 2**20:.1f} |\n"
+            f"| growth per connection, KiB | {each / 1024:.1f} |\n"
+            f"| goal: under 4 KiB each | {'met' if each < 4096 else 'NOT met'} |")
+
+
 def stalled_table(result):
     mib = lambda n: f"{n / 2**20:.1f}"
     grown = result["held"] - result["baseline"]
@@ -216,7 +264,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="3-second runs instead of 10")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md")
     parser.add_argument("--only", help="run just this SQ test (select, update, mix, toc, big50, big1, small1, "
-                                         "stalled)")
+                                         "stalled, idle)")
     parser.add_argument("--sq-args", default="", help="extra flags for sq host, for experiments")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1),
                         help="sq host --workers (default: one core fewer than the machine has, "
@@ -246,6 +294,9 @@ def main():
 
         if args.only == "stalled":
             print(stalled_table(stalled_readers()))
+            return
+        if args.only == "idle":
+            print(idle_table(idle_connections()))
             return
         sq = {}
         if not args.only:
@@ -279,6 +330,7 @@ def main():
         server.wait()
         server = None
         stalled = stalled_table(stalled_readers())
+        idle = idle_table(idle_connections())
         rd = redis(work, seconds, args.quick)
 
         def ratio(a, b):
@@ -311,8 +363,10 @@ def main():
         print(latency)
         print()
         print(stalled)
+        print()
+        print(idle)
         if not args.no_write:
-            write_report(table, latency, stalled, seconds, args.workers)
+            write_report(table, latency, stalled, idle, seconds, args.workers)
     finally:
         if server is not None:
             server.terminate()
@@ -320,7 +374,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
 
-def write_report(table, latency, stalled, seconds, workers):
+def write_report(table, latency, stalled, idle, seconds, workers):
     path = os.path.join(ROOT, "docs", "BENCHMARKS.md")
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = f"""# Benchmarks
@@ -356,6 +410,14 @@ otherwise. RSS is read from `/proc` once all sixty answers are under way. The an
 one rendering of the document, charged once to the response budget.
 
 {stalled}
+
+## Idle keep-alive connections
+
+Each connection sends one `select`, reads the answer and stays open, as agents and editors
+keep theirs. Between requests a connection holds no read or response buffer, and the state
+of a request being served is allocated only while it is.
+
+{idle}
 """
     # Hand-written analysis below the tables survives a new run.
     notes = ""

@@ -44,9 +44,12 @@ pub(crate) async fn run<S: Service>(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut wire = Wire::new(stream, limits);
-    let mut out = Vec::with_capacity(1024);
+    let mut out = Vec::new();
     loop {
         if wire.buf.is_empty() {
+            // An idle connection holds no buffer: it takes one when bytes arrive.
+            wire.release_buffer();
+            out = Vec::new();
             // Idle between requests: close silently on timeout, EOF or shutdown.
             if *shutdown.borrow() {
                 return;
@@ -56,55 +59,80 @@ pub(crate) async fn run<S: Service>(
                 _ = shutdown.changed() => return,
             }
         }
-        wire.deadline = clock::now() + wire.limits.request_timeout;
-
-        let head = match read_head(&mut wire, peer, connection_id).await {
-            Ok(head) => head,
-            Err(HeadError::Gone) => return,
-            Err(HeadError::Reject(status)) => {
-                let response = Response::text(status, reason(status)).closing();
-                let how = Sending {
-                    close: true,
-                    keep_alive_echo: false,
-                    omit_body: false,
-                    version_11: true,
-                };
-                let _ = send(&mut wire, &mut out, response, &how, &mut shutdown).await;
-                wire.close().await;
-                return;
-            }
-        };
-        let mut body = Body::new(&mut wire, head.framing, head.expect_continue);
-        let call = AssertUnwindSafe(service.call(&head.request, &mut body)).catch_unwind();
-        let mut response = match call.await {
-            Ok(response) => response,
-            Err(_) => {
-                tracing::error!(peer = %peer, "request handler panicked; answered 500");
-                Response::text(500, "Internal Server Error").closing()
-            }
-        };
-        // An unread body is drained to keep the connection, unless the client is still
-        // waiting for `100 Continue` (then it may never send it) or the read fails.
-        if !body.is_finished() && (body.awaits_continue() || body.drain().await.is_err()) {
-            response.close = true;
-        }
-        let version_11 = head.request.version == Version::Http11;
-        let close = response.close
-            || !head.keep_alive
-            || *shutdown.borrow()
-            || response.framing(version_11) == BodyFraming::UntilClose;
-        let how = Sending {
-            close,
-            keep_alive_echo: head.keep_alive && !version_11 && !close,
-            omit_body: head.request.method == Method::Head,
-            version_11,
-        };
-        let sent = send(&mut wire, &mut out, response, &how, &mut shutdown).await;
-        if sent.is_err() || close {
-            wire.close().await;
+        // Boxed, so the state of a request being served is allocated only while it is:
+        // an idle connection's task stays small.
+        let exchange = exchange(
+            &mut wire,
+            &mut out,
+            peer,
+            connection_id,
+            &*service,
+            &mut shutdown,
+        );
+        if !Box::pin(exchange).await {
             return;
         }
     }
+}
+
+/// Reads one request, answers it, and says whether the connection goes on.
+async fn exchange<S: Service>(
+    wire: &mut Wire,
+    out: &mut Vec<u8>,
+    peer: SocketAddr,
+    connection_id: u64,
+    service: &S,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    wire.deadline = clock::now() + wire.limits.request_timeout;
+
+    let head = match read_head(wire, peer, connection_id).await {
+        Ok(head) => head,
+        Err(HeadError::Gone) => return false,
+        Err(HeadError::Reject(status)) => {
+            let response = Response::text(status, reason(status)).closing();
+            let how = Sending {
+                close: true,
+                keep_alive_echo: false,
+                omit_body: false,
+                version_11: true,
+            };
+            let _ = send(wire, out, response, &how, shutdown).await;
+            wire.close().await;
+            return false;
+        }
+    };
+    let mut body = Body::new(wire, head.framing, head.expect_continue);
+    let call = AssertUnwindSafe(service.call(&head.request, &mut body)).catch_unwind();
+    let mut response = match call.await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!(peer = %peer, "request handler panicked; answered 500");
+            Response::text(500, "Internal Server Error").closing()
+        }
+    };
+    // An unread body is drained to keep the connection, unless the client is still
+    // waiting for `100 Continue` (then it may never send it) or the read fails.
+    if !body.is_finished() && (body.awaits_continue() || body.drain().await.is_err()) {
+        response.close = true;
+    }
+    let version_11 = head.request.version == Version::Http11;
+    let close = response.close
+        || !head.keep_alive
+        || *shutdown.borrow()
+        || response.framing(version_11) == BodyFraming::UntilClose;
+    let how = Sending {
+        close,
+        keep_alive_echo: head.keep_alive && !version_11 && !close,
+        omit_body: head.request.method == Method::Head,
+        version_11,
+    };
+    let sent = send(wire, out, response, &how, shutdown).await;
+    if sent.is_err() || close {
+        wire.close().await;
+        return false;
+    }
+    true
 }
 
 /// Writes a response (without its body for HEAD requests).

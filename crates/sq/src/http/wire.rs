@@ -10,6 +10,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{timeout, timeout_at};
 
 use super::limits::Limits;
+
+/// Bytes an idle connection's first read of a request takes (on the stack of its task);
+/// the rest of the request goes to a buffer taken then.
+const FIRST_READ: usize = 1024;
+/// The read buffer a request is given.
+const READ_BUFFER: usize = 8 * 1024;
 use crate::clock::{self, Instant};
 
 /// A byte stream a connection can run over.
@@ -39,20 +45,33 @@ impl Wire {
     pub(crate) fn new(stream: Box<dyn Stream>, limits: Arc<Limits>) -> Self {
         Wire {
             stream,
-            buf: BytesMut::with_capacity(8 * 1024),
+            buf: BytesMut::new(),
             deadline: clock::now() + limits.request_timeout,
             limits,
         }
     }
 
+    /// Gives the read buffer back (between requests, when it holds nothing).
+    pub(crate) fn release_buffer(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
+    }
+
     /// Waits up to the idle timeout for the first bytes of a next request; false when the
-    /// peer went away or stayed silent.
+    /// peer went away or stayed silent. The wait reads into the stack, so an idle
+    /// connection holds no buffer of its own.
     pub(crate) async fn await_request(&mut self) -> bool {
         let idle = self.limits.idle_timeout;
-        matches!(
-            timeout(idle, self.stream.read_buf(&mut self.buf)).await,
-            Ok(Ok(n)) if n > 0
-        )
+        let mut first = [0u8; FIRST_READ];
+        match timeout(idle, self.stream.read(&mut first)).await {
+            Ok(Ok(n)) if n > 0 => {
+                self.buf.reserve(READ_BUFFER.max(n));
+                self.buf.extend_from_slice(&first[..n]);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Reads more bytes into the buffer before the request deadline.

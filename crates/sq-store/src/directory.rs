@@ -179,11 +179,6 @@ impl Directory {
         self.state.log.with_records().await.unwrap_or_default()
     }
 
-    /// Every document the tenant has, in name order.
-    pub async fn documents(&self) -> Result<Vec<DocName>, StoreError> {
-        self.state.log.list().await
-    }
-
     /// Every handle, for eviction and shutdown.
     pub(crate) fn handles(&self) -> Vec<Arc<DocHandle>> {
         let documents = self

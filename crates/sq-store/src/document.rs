@@ -360,10 +360,10 @@ impl DocHandle {
             let mut touched: HashSet<Coordinate> = HashSet::new();
             let mut projected = used;
             let time_ms = now_ms();
-            for pending in batch {
+            for mut pending in batch {
                 let coordinate = pending.edit.coordinate();
                 if !touched.contains(&coordinate) && !pending.edit.changes(doc) {
-                    accepted.push(pending);
+                    accepted.push((pending, None));
                     continue;
                 }
                 let size = doc.serialized_len_if(&coordinate, pending.edit.text_len_after(doc));
@@ -373,23 +373,27 @@ impl DocHandle {
                     continue;
                 }
                 projected = (projected + size).saturating_sub(doc.serialized_len());
+                // The edit moves into its record (no copy of its text); it is applied
+                // from there once durable.
+                let edit = std::mem::replace(&mut pending.edit, Edit::Delete(coordinate));
                 records.push(Record {
                     seq: 0,
                     version: engine.at.version + records.len() as u64 + 1,
                     time_ms,
-                    body: Body::Edit(pending.edit.clone()),
+                    body: Body::Edit(edit),
                 });
                 touched.insert(coordinate);
-                accepted.push(pending);
+                accepted.push((pending, Some(records.len() - 1)));
             }
         }
         let batch = accepted;
         if batch.is_empty() {
             return;
         }
+        let pendings = |batch: Vec<(Pending, Option<usize>)>| batch.into_iter().map(|(p, _)| p);
         if !records.is_empty() {
             if let Err(error) = self.append(engine, &mut records).await {
-                return fail_all(batch, || clone_error(&error));
+                return fail_all(pendings(batch), || clone_error(&error));
             }
             self.note_write();
         }
@@ -398,13 +402,17 @@ impl DocHandle {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         let Resident::Loaded(doc) = &mut *state else {
-            return fail_all(batch, || {
+            return fail_all(pendings(batch), || {
                 StoreError::Io(io::Error::other("document not loaded"))
             });
         };
         self.forget_views();
-        for pending in batch {
-            let outcome = pending.edit.apply(doc).map_err(StoreError::from);
+        for (pending, logged) in batch {
+            let logged = logged.and_then(|at| records[at].body.edits().first());
+            let outcome = logged
+                .unwrap_or(&pending.edit)
+                .apply(doc)
+                .map_err(StoreError::from);
             let _ = pending.reply.send(outcome);
         }
         let charge = charge_of(doc);
@@ -676,7 +684,7 @@ fn charge_of(doc: &Document) -> u64 {
     doc.text_len() + doc.len() as u64 * SCROLL_OVERHEAD + DOCUMENT_OVERHEAD
 }
 
-fn fail_all(batch: Vec<Pending>, error: impl Fn() -> StoreError) {
+fn fail_all(batch: impl IntoIterator<Item = Pending>, error: impl Fn() -> StoreError) {
     for pending in batch {
         let _ = pending.reply.send(Err(error()));
     }

@@ -71,15 +71,6 @@ impl MemoryTenantLog {
             .map(|d| d.records.clone())
             .unwrap_or_default()
     }
-
-    /// The checkpoint of `name` and what it covers.
-    pub fn checkpoint_of(&self, name: &DocName) -> (Vec<u8>, Position) {
-        self.state()
-            .documents
-            .get(name)
-            .map(|d| (d.checkpoint.clone(), d.covered))
-            .unwrap_or_default()
-    }
 }
 
 fn injected(what: &str) -> StoreError {

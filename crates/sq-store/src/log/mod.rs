@@ -23,7 +23,7 @@ use crate::StoreError;
 
 /// Where a checkpoint left a document's counters: the tenant-wide sequence number and
 /// the document's version it covers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Position {
     /// The highest tenant sequence number folded in.
     pub seq: u64,

@@ -46,35 +46,43 @@ impl Server {
     /// Starts `sq host 0 <args>` in `dir` with files limited to `max_file_bytes` (writes
     /// past it fail with EFBIG, a real I/O error from the kernel).
     pub fn start_with_file_limit(dir: &Path, args: &[&str], max_file_bytes: u64) -> Server {
-        let mut command = sq_command(dir);
-        // SAFETY: setrlimit and signal in the forked child before exec touch only it.
-        unsafe {
-            command.pre_exec(move || {
-                let limit = libc::rlimit {
-                    rlim_cur: max_file_bytes,
-                    rlim_max: max_file_bytes,
-                };
-                libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
-                // Ignored signals stay ignored across exec: EFBIG instead of SIGXFSZ.
-                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-                Ok(())
-            });
-        }
-        Server::spawn_command(command, dir, args, Stdio::null(), "warn")
+        // Ignored signals stay ignored across exec: EFBIG instead of SIGXFSZ.
+        Server::start_limited(
+            dir,
+            args,
+            libc::RLIMIT_FSIZE,
+            max_file_bytes,
+            Some(libc::SIGXFSZ),
+        )
     }
 
     /// Starts `sq host 0 <args>` in `dir` able to hold at most `max_files` descriptors
     /// (soft and hard limit: the server cannot raise it).
     pub fn start_with_open_file_limit(dir: &Path, args: &[&str], max_files: u64) -> Server {
+        Server::start_limited(dir, args, libc::RLIMIT_NOFILE, max_files, None)
+    }
+
+    /// Starts the server with `resource` limited to `value` (soft and hard), and `ignore`d
+    /// if given.
+    fn start_limited(
+        dir: &Path,
+        args: &[&str],
+        resource: libc::__rlimit_resource_t,
+        value: u64,
+        ignore: Option<libc::c_int>,
+    ) -> Server {
         let mut command = sq_command(dir);
-        // SAFETY: setrlimit in the forked child before exec touches only it.
+        // SAFETY: setrlimit and signal in the forked child before exec touch only it.
         unsafe {
             command.pre_exec(move || {
                 let limit = libc::rlimit {
-                    rlim_cur: max_files,
-                    rlim_max: max_files,
+                    rlim_cur: value,
+                    rlim_max: value,
                 };
-                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+                libc::setrlimit(resource, &limit);
+                if let Some(signal) = ignore {
+                    libc::signal(signal, libc::SIG_IGN);
+                }
                 Ok(())
             });
         }

@@ -27,7 +27,7 @@ mod tests;
 use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError};
+use std::sync::{Arc, Once};
 
 use async_trait::async_trait;
 
@@ -107,7 +107,6 @@ impl LocalLogs {
             device,
             logs: self.clone(),
             swept: Once::new(),
-            first_look: Mutex::new(FirstLook::NotAsked),
         }))
     }
 }
@@ -123,21 +122,6 @@ struct TenantFiles {
     logs: Arc<LocalLogs>,
     /// Stale temp files are removed once, before the first document is read.
     swept: Once,
-    /// The tenant's last sequence number, read in the same trip as the first open and
-    /// handed to the first who asks: numbers are taken before any append, so nothing can
-    /// have moved it by then. Later questions read the files again.
-    first_look: Mutex<FirstLook>,
-}
-
-/// The last sequence number read at the first open, until someone asks.
-#[derive(Clone, Copy)]
-enum FirstLook {
-    /// Nobody has asked yet (the first open may still be reading).
-    NotAsked,
-    /// Read by the first open; nobody has asked yet.
-    Found(u64),
-    /// Asked once: from now on the files are read for every question.
-    Asked,
 }
 
 /// The files of one document.
@@ -281,14 +265,6 @@ impl TenantLog for LocalTenantLog {
         let paths = Paths::of(&self.0.dir, name);
         blocking(move || {
             me.sweep_once();
-            if matches!(*me.first_look(), FirstLook::NotAsked) {
-                let last = me.scan_last_seq()?;
-                let mut look = me.first_look();
-                // Kept only if nobody asked meanwhile: an answer read since may be newer.
-                if matches!(*look, FirstLook::NotAsked) {
-                    *look = FirstLook::Found(last);
-                }
-            }
             me.recover(paths)
         })
         .await
@@ -360,22 +336,12 @@ impl TenantLog for LocalTenantLog {
     }
 
     async fn last_seq(&self) -> Result<u64, StoreError> {
-        let first = std::mem::replace(&mut *self.0.first_look(), FirstLook::Asked);
-        if let FirstLook::Found(last) = first {
-            return Ok(last);
-        }
         let me = self.0.clone();
         blocking(move || me.scan_last_seq()).await
     }
 }
 
 impl TenantFiles {
-    fn first_look(&self) -> MutexGuard<'_, FirstLook> {
-        self.first_look
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The highest sequence number in any log, log header or marker (blocking).
     fn scan_last_seq(&self) -> Result<u64, StoreError> {
         let mut last = 0;

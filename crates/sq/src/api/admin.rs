@@ -182,10 +182,13 @@ pub(crate) async fn handle(
                 json!({"name": created.name, "token": created.token, "data_dir": created.data_dir}),
             ))
         }
-        AdminRoute::ShowTenant(name) => match multi.registry().tenant(name) {
-            Some(tenant) => Ok(json_response(200, describe(tenant).await)),
-            None => Err(AdminError::NotFound(name.clone()).into()),
-        },
+        AdminRoute::ShowTenant(name) => {
+            let tenant = multi.registry().tenant(name).cloned();
+            match tenant {
+                Some(tenant) => Ok(json_response(200, describe(&tenant).await)),
+                None => Err(AdminError::NotFound(name.clone()).into()),
+            }
+        }
         AdminRoute::Rotate(name) => {
             let rotate: Rotate = body_json(&body)?;
             let name = name.clone();

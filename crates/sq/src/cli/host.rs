@@ -10,6 +10,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use super::{log_format, log_sink, HostArgs, Sync};
 use crate::api::{ApiSettings, App};
 use crate::http::{serve, ConnectionStats, Limits};
+use crate::tenancy::ledger::Ledger;
 use crate::tenancy::{config, Tenancy};
 use sq_store::{Store, StoreSettings, SyncMode};
 
@@ -25,14 +26,20 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
     let loaded = match &args.config {
         Some(path) => {
-            let loaded = config::load(path, &cwd).map_err(|e| e.0)?;
+            // Absolute, so the fold can replace it (temp file and directory sync beside it).
+            let path = cwd.join(path);
+            let (mut ledger, loaded) = Ledger::load(&path, &cwd, 0).map_err(|e| e.0)?;
+            ledger.open_log().map_err(|e| e.0)?;
             loaded.create_directories().map_err(|e| e.0)?;
             for warning in &loaded.warnings {
                 tracing::warn!("config: {warning}");
             }
-            tracing::info!(tenants = loaded.tenant_count(), "config loaded");
-            // Absolute, so admin edits can replace it (temp file and directory sync beside it).
-            Some((cwd.join(path), loaded))
+            tracing::info!(
+                tenants = loaded.tenant_count(),
+                unfolded_admin_changes = ledger.unfolded(),
+                "config loaded"
+            );
+            Some((path, (ledger, loaded)))
         }
         None => None,
     };
@@ -82,7 +89,9 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         sweep_config_temp_files(path);
     }
     let tenancy = match (loaded, single_dir) {
-        (Some((path, loaded)), _) => Tenancy::multi(path, cwd.clone(), loaded, store.clone()),
+        (Some((path, (ledger, loaded))), _) => {
+            Tenancy::multi(path, cwd.clone(), ledger, loaded, store.clone())
+        }
         (None, dir) => Tenancy::single(
             &store,
             dir.unwrap_or_else(|| cwd.clone()),
@@ -157,6 +166,9 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         tokio::spawn(store.clone().checkpoint_leftover_logs());
         serve(listener, app, limits, connections, shutdown).await;
         store.checkpoint_all().await;
+        // Leaves the config file with every admin change in it, for the operator to read.
+        let folding = tenancy.clone();
+        let _ = tokio::task::spawn_blocking(move || folding.as_multi().map(|m| m.fold_now())).await;
         tracing::info!("stopped");
         Ok(())
     })
@@ -270,7 +282,8 @@ fn watch_config(
             }
             let tenancy = tenancy.clone();
             let outcome =
-                tokio::task::spawn_blocking(move || tenancy.as_multi().map(|m| m.reload())).await;
+                tokio::task::spawn_blocking(move || tenancy.as_multi().and_then(|m| m.reload_if_edited()))
+                    .await;
             if let Ok(Some(Err(error))) = outcome {
                 tracing::warn!(%error, "changed config refused; keeping the current one");
             }

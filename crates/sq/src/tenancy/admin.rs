@@ -1,20 +1,21 @@
-//! Admin mutations of the tenants file: create, rotate, disable/enable, remove. Each one
-//! re-reads the file, edits it (keeping fields SQ does not know), validates the result as
-//! a whole, writes it atomically, swaps the registry in, and appends an audit line.
+//! Admin changes: create, rotate, disable/enable, remove. Each one is decided against
+//! the ledger (O(log n) checks against every other tenant), recorded in the change log
+//! and synced, applied to the registry in place, and audited, all under the ledger
+//! lock; the config file catches up in the background ([`super::ledger`]).
 //!
-//! The first edit turns a map-shaped file into the array shape and replaces every
-//! plaintext token by its SHA-256 digest: tokens are never written back in the clear.
+//! The config file is written in the array shape with every token as its SHA-256
+//! digest: tokens are never written back in the clear.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{MutexGuard, PoisonError};
 
 use serde_json::{json, Map, Value};
 
-use super::config::{self, ConfigError};
+use super::changes::Entries;
+use super::config::ConfigError;
+use super::ledger::{Ledger, Prepared};
 use super::token::{self, TokenDigest};
-use super::{now_unix, MultiTenant};
-use sq_store::Disk;
+use super::{fold_every, now_unix, MultiTenant};
 
 /// Why an admin request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -70,93 +71,25 @@ fn check_name(name: &str) -> Result<(), AdminError> {
     }
 }
 
-fn name_of(entry: &Map<String, Value>) -> Option<&str> {
-    entry.get("name").and_then(Value::as_str)
-}
-
-/// The tenants as array entries with digests only, expired tokens dropped.
-fn entries_of(root: &Value) -> Vec<Map<String, Value>> {
-    let now = now_unix();
-    let mut entries: Vec<Map<String, Value>> = match root.get("tenants") {
-        Some(Value::Object(map)) => map
-            .iter()
-            .filter_map(|(token, fields)| {
-                let mut entry = fields.as_object()?.clone();
-                entry.insert(
-                    "token_sha256".into(),
-                    json!(TokenDigest::of(token.as_bytes()).to_hex()),
-                );
-                Some(entry)
-            })
-            .collect(),
-        Some(Value::Array(list)) => list.iter().filter_map(|v| v.as_object().cloned()).collect(),
-        _ => Vec::new(),
-    };
-    for entry in &mut entries {
-        if let Some(Value::String(token)) = entry.remove("token") {
-            entry.insert(
-                "token_sha256".into(),
-                json!(TokenDigest::of(token.as_bytes()).to_hex()),
-            );
-        }
-    }
-    entries.retain(|e| {
-        e.get("expires_at")
-            .and_then(Value::as_u64)
-            .is_none_or(|at| at > now)
-    });
-    entries
-}
-
 impl MultiTenant {
-    /// Applies `change` to the tenant entries and persists the result (see module docs).
-    fn edit<T>(
-        &self,
-        action: &str,
-        tenant: &str,
-        change: impl FnOnce(&mut Vec<Map<String, Value>>, &config::Config) -> Result<T, AdminError>,
-    ) -> Result<T, AdminError> {
-        self.edit_checked(action, tenant, change, |_, _| Ok(()))
-            .map(|(out, _one_at_a_time)| out)
+    /// Records a prepared change (durably), applies it to the registry and audits it;
+    /// the caller holds the ledger lock throughout.
+    fn record(&self, ledger: &mut Ledger, prepared: &Prepared) -> Result<(), AdminError> {
+        let change = ledger.commit(prepared)?;
+        self.publish(&change, &prepared.entries);
+        self.audit(&change.action, &change.tenant);
+        if ledger.unfolded() >= fold_every(ledger.tenant_count()) {
+            let _ = self.fold_soon.try_send(());
+        }
+        Ok(())
     }
 
-    /// Like [`MultiTenant::edit`], with `check` run on the validated result before
-    /// anything is created or written. Returns the edit lock still held, for work that
-    /// must finish before the next edit (moving a removed tenant's data away).
-    fn edit_checked<T>(
-        &self,
-        action: &str,
-        tenant: &str,
-        change: impl FnOnce(&mut Vec<Map<String, Value>>, &config::Config) -> Result<T, AdminError>,
-        check: impl FnOnce(&T, &config::Config) -> Result<(), AdminError>,
-    ) -> Result<(T, MutexGuard<'_, ()>), AdminError> {
-        let one_at_a_time = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = config::load(&self.config_path, &self.base)?;
-        let mut root = current.raw.clone();
-        let mut entries = entries_of(&root);
-        let out = change(&mut entries, &current)?;
-        if let Value::Object(top) = &mut root {
-            top.insert(
-                "tenants".into(),
-                Value::Array(entries.into_iter().map(Value::Object).collect()),
-            );
-            if let Some(Value::String(key)) = top.remove("admin_key") {
-                top.insert(
-                    "admin_token_sha256".into(),
-                    json!(TokenDigest::of(key.as_bytes()).to_hex()),
-                );
-            }
-        }
-        let text = serde_json::to_vec_pretty(&root).map_err(|e| AdminError::Io(e.to_string()))?;
-        let config = config::validate(root, &self.base)?;
-        check(&out, &config)?;
-        config.create_directories()?;
-        sq_store::RealDisk
-            .replace(&self.config_path, &text)
-            .map_err(|e| AdminError::Io(format!("cannot write the config: {e}")))?;
-        self.install(&config);
-        self.audit(action, tenant);
-        Ok((out, one_at_a_time))
+    /// A tenant's entries, to be changed.
+    fn entries_of(ledger: &Ledger, name: &str) -> Result<Entries, AdminError> {
+        ledger
+            .entries(name)
+            .map(|entries| (**entries).clone())
+            .ok_or_else(|| AdminError::NotFound(name.into()))
     }
 
     fn audit(&self, action: &str, tenant: &str) {
@@ -196,96 +129,92 @@ impl MultiTenant {
                 "quota_mb must be a non-negative number".into(),
             ));
         }
-        let change = |entries: &mut Vec<Map<String, Value>>, current: &config::Config| {
-            if entries.iter().any(|e| name_of(e) == Some(name)) {
-                return Err(AdminError::Exists(name.into()));
-            }
-            let token = token::generate();
-            let data_dir = match data_dir {
-                Some(dir) if !dir.is_empty() => dir.to_owned(),
-                Some(_) => return Err(AdminError::Invalid("data_dir must not be empty".into())),
-                None => current.data_root.join(name).to_string_lossy().into_owned(),
-            };
-            let mut entry = Map::new();
-            entry.insert("name".into(), json!(name));
-            entry.insert(
-                "token_sha256".into(),
-                json!(TokenDigest::of(token.as_bytes()).to_hex()),
-            );
-            entry.insert("data_dir".into(), json!(data_dir));
-            entry.insert("enabled".into(), json!(true));
-            if let Some(quota) = quota_mb {
-                entry.insert("quota_mb".into(), json!(quota));
-            }
-            entries.push(entry);
-            Ok(Created {
-                name: name.into(),
-                token,
-                data_dir,
-            })
+        let mut ledger = self.lock_ledger();
+        if ledger.entries(name).is_some() {
+            return Err(AdminError::Exists(name.into()));
+        }
+        let token = token::generate();
+        let data_dir = match data_dir {
+            Some(dir) if !dir.is_empty() => dir.to_owned(),
+            Some(_) => return Err(AdminError::Invalid("data_dir must not be empty".into())),
+            None => ledger.data_root().join(name).to_string_lossy().into_owned(),
         };
-        let starts_empty = |_: &Created, config: &config::Config| match config
-            .tenants
-            .iter()
-            .find(|t| t.name == name)
-        {
-            Some(entry) => check_starts_empty(name, &entry.data_dir),
-            None => Err(AdminError::Io(
-                "the new tenant is missing from the config".into(),
-            )),
-        };
-        self.edit_checked("create", name, change, starts_empty)
-            .map(|(created, _one_at_a_time)| created)
+        let mut entry = Map::new();
+        entry.insert("name".into(), json!(name));
+        entry.insert(
+            "token_sha256".into(),
+            json!(TokenDigest::of(token.as_bytes()).to_hex()),
+        );
+        entry.insert("data_dir".into(), json!(data_dir));
+        entry.insert("enabled".into(), json!(true));
+        if let Some(quota) = quota_mb {
+            entry.insert("quota_mb".into(), json!(quota));
+        }
+        let prepared = ledger.prepare("create", name, Some(vec![entry]))?;
+        match prepared.entries.first() {
+            Some(entry) => check_starts_empty(name, &entry.data_dir)?,
+            None => return Err(AdminError::Io("the new tenant has no entry".into())),
+        }
+        self.record(&mut ledger, &prepared)?;
+        Ok(Created {
+            name: name.into(),
+            token,
+            data_dir,
+        })
     }
 
     /// Issues a new token; the old ones stop working now, or after `grace_seconds`.
     pub fn rotate(&self, name: &str, grace_seconds: Option<u64>) -> Result<String, AdminError> {
-        self.edit("rotate", name, |entries, _| {
-            let template = entries
-                .iter()
-                .find(|e| name_of(e) == Some(name))
-                .cloned()
-                .ok_or_else(|| AdminError::NotFound(name.into()))?;
-            match grace_seconds {
-                Some(grace) if grace > 0 => {
-                    let until = now_unix().saturating_add(grace);
-                    for entry in entries.iter_mut().filter(|e| name_of(e) == Some(name)) {
-                        let sooner = entry
-                            .get("expires_at")
-                            .and_then(Value::as_u64)
-                            .is_some_and(|at| at < until);
-                        if !sooner {
-                            entry.insert("expires_at".into(), json!(until));
-                        }
+        let mut ledger = self.lock_ledger();
+        let mut entries = Self::entries_of(&ledger, name)?;
+        let Some(template) = entries.first().cloned() else {
+            return Err(AdminError::NotFound(name.into()));
+        };
+        // Tokens whose grace has passed leave the file with this change.
+        let now = now_unix();
+        entries.retain(|e| {
+            e.get("expires_at")
+                .and_then(Value::as_u64)
+                .is_none_or(|at| at > now)
+        });
+        match grace_seconds {
+            Some(grace) if grace > 0 => {
+                let until = now.saturating_add(grace);
+                for entry in &mut entries {
+                    let sooner = entry
+                        .get("expires_at")
+                        .and_then(Value::as_u64)
+                        .is_some_and(|at| at < until);
+                    if !sooner {
+                        entry.insert("expires_at".into(), json!(until));
                     }
                 }
-                _ => entries.retain(|e| name_of(e) != Some(name)),
             }
-            let token = token::generate();
-            let mut entry = template;
-            entry.remove("expires_at");
-            entry.insert(
-                "token_sha256".into(),
-                json!(TokenDigest::of(token.as_bytes()).to_hex()),
-            );
-            entries.push(entry);
-            Ok(token)
-        })
+            _ => entries.clear(),
+        }
+        let token = token::generate();
+        let mut entry = template;
+        entry.remove("expires_at");
+        entry.insert(
+            "token_sha256".into(),
+            json!(TokenDigest::of(token.as_bytes()).to_hex()),
+        );
+        entries.push(entry);
+        let prepared = ledger.prepare("rotate", name, Some(entries))?;
+        self.record(&mut ledger, &prepared)?;
+        Ok(token)
     }
 
     /// Enables or disables a tenant (all its tokens).
     pub fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), AdminError> {
         let action = if enabled { "enable" } else { "disable" };
-        self.edit(action, name, |entries, _| {
-            let mut found = false;
-            for entry in entries.iter_mut().filter(|e| name_of(e) == Some(name)) {
-                entry.insert("enabled".into(), json!(enabled));
-                found = true;
-            }
-            found
-                .then_some(())
-                .ok_or_else(|| AdminError::NotFound(name.into()))
-        })
+        let mut ledger = self.lock_ledger();
+        let mut entries = Self::entries_of(&ledger, name)?;
+        for entry in &mut entries {
+            entry.insert("enabled".into(), json!(enabled));
+        }
+        let prepared = ledger.prepare(action, name, Some(entries))?;
+        self.record(&mut ledger, &prepared)
     }
 
     /// Removes a tenant from the config (its tokens are refused at once; the store lets
@@ -293,21 +222,13 @@ impl MultiTenant {
     /// happens before the next admin edit, so no tenant created meanwhile at that path is
     /// moved away with it.
     pub fn remove_tenant(&self, name: &str) -> Result<PathBuf, AdminError> {
-        let (data_dir, _one_at_a_time) = self.edit_checked(
-            "delete",
-            name,
-            |entries, current| {
-                let data_dir = current
-                    .tenants
-                    .iter()
-                    .find(|t| t.name == name)
-                    .map(|t| t.data_dir.clone())
-                    .ok_or_else(|| AdminError::NotFound(name.into()))?;
-                entries.retain(|e| name_of(e) != Some(name));
-                Ok(data_dir)
-            },
-            |_, _| Ok(()),
-        )?;
+        let mut ledger = self.lock_ledger();
+        let data_dir = match self.registry().tenant(name) {
+            Some(tenant) if ledger.entries(name).is_some() => tenant.data_dir.clone(),
+            _ => return Err(AdminError::NotFound(name.into())),
+        };
+        let prepared = ledger.prepare("delete", name, None)?;
+        self.record(&mut ledger, &prepared)?;
         archive(&data_dir, &self.archive_root(), name)
     }
 }

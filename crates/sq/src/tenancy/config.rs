@@ -67,8 +67,6 @@ pub struct Config {
     pub data_root: PathBuf,
     /// Fields SQ does not know, reported but harmless.
     pub warnings: Vec<String>,
-    /// The file as parsed, for admin edits that keep everything else as it was.
-    pub raw: Value,
 }
 
 impl Config {
@@ -108,8 +106,9 @@ const TENANT_FIELDS: [&str; 8] = [
     "rate_limit_rps",
     "expires_at",
 ];
-const TOP_FIELDS: [&str; 5] = [
+const TOP_FIELDS: [&str; 6] = [
     "tenants",
+    "generation",
     "admin_key",
     "admin_token_sha256",
     "defaults",
@@ -128,12 +127,12 @@ pub fn load(path: &Path, base: &Path) -> Result<Config, ConfigError> {
 pub fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
     let root: Value =
         serde_json::from_str(text).map_err(|e| ConfigError(format!("invalid JSON: {e}")))?;
-    validate(root, base)
+    validate(&root, base)
 }
 
 /// Validates a parsed config; see [`load`].
-pub fn validate(root: Value, base: &Path) -> Result<Config, ConfigError> {
-    let Value::Object(top) = &root else {
+pub fn validate(root: &Value, base: &Path) -> Result<Config, ConfigError> {
+    let Value::Object(top) = root else {
         return Err(ConfigError("the config must be a JSON object".into()));
     };
     let mut warnings = Vec::new();
@@ -161,6 +160,11 @@ pub fn validate(root: Value, base: &Path) -> Result<Config, ConfigError> {
             })?),
             (None, None) => None,
         };
+    if top.get("generation").is_some_and(|g| g.as_u64().is_none()) {
+        return Err(ConfigError(
+            "\"generation\" must be a whole number (SQ writes it: keep it as it is)".into(),
+        ));
+    }
     let defaults = match top.get("defaults") {
         None => Defaults::default(),
         Some(Value::Object(fields)) => {
@@ -219,7 +223,6 @@ pub fn validate(root: Value, base: &Path) -> Result<Config, ConfigError> {
         defaults,
         data_root,
         warnings,
-        raw: root,
     })
 }
 
@@ -271,7 +274,8 @@ fn rate(fields: &Map<String, Value>, owner: &str) -> Result<Option<f64>, ConfigE
     }
 }
 
-fn tenant_entry(
+/// Validates one tenant entry (`key` is its token in the map shape).
+pub(super) fn tenant_entry(
     position: usize,
     key: Option<&str>,
     value: &Value,
@@ -415,7 +419,8 @@ pub fn prepare_directory(tenant: &str, dir: &Path) -> Result<PathBuf, ConfigErro
     })
 }
 
-fn create_directory(tenant: &str, dir: &Path) -> Result<(), ConfigError> {
+/// Creates `dir` with its parents.
+pub(super) fn create_directory(tenant: &str, dir: &Path) -> Result<(), ConfigError> {
     std::fs::create_dir_all(dir).map_err(|e| {
         ConfigError(format!(
             "tenant '{tenant}': cannot create data directory {}: {e}",

@@ -1,8 +1,11 @@
 //! Who may use the server: the single-tenant modes, the multi-tenant registry built
-//! from the config file, its atomic reload, and the admin mutations of that file.
+//! from the config file, its atomic reload, and the admin changes to it (recorded in a
+//! change log beside the file and folded into it in the background).
 
 pub mod admin;
+pub mod changes;
 pub mod config;
+pub mod ledger;
 pub mod limits;
 pub mod stats;
 pub mod token;
@@ -10,10 +13,13 @@ pub mod token;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use config::{Config, ConfigError};
+use changes::Change;
+use config::{Config, ConfigError, TenantEntry};
+use ledger::Ledger;
 use limits::RateLimit;
 use sq_store::{Directory, Store, TenantId};
 use stats::TenantStats;
@@ -155,9 +161,13 @@ pub struct MultiTenant {
     config_path: PathBuf,
     base: PathBuf,
     store: Arc<Store>,
-    current: RwLock<Arc<Registry>>,
-    /// Serializes reloads and admin edits so none interleave their read-validate-swap.
-    writing: Mutex<()>,
+    /// What requests see; changed in place by admin changes, replaced by reloads.
+    current: RwLock<Registry>,
+    /// The decided tenants. Held for the whole of a reload or an admin change, so none
+    /// interleave, and each change is in the registry before the next one is decided.
+    ledger: Arc<Mutex<Ledger>>,
+    /// Wakes the background fold early.
+    fold_soon: SyncSender<()>,
     /// Per-name state that outlives a registry.
     kept: Mutex<HashMap<String, Kept>>,
     /// Successful and refused reloads.
@@ -189,18 +199,35 @@ impl Tenancy {
         }
     }
 
-    /// Multi-tenant mode from a validated config.
-    pub fn multi(config_path: PathBuf, base: PathBuf, config: Config, store: Arc<Store>) -> Self {
+    /// Multi-tenant mode from a loaded ledger and its validated config; starts the
+    /// background fold of admin changes into the config file.
+    pub fn multi(
+        config_path: PathBuf,
+        base: PathBuf,
+        ledger: Ledger,
+        config: Config,
+        store: Arc<Store>,
+    ) -> Self {
+        let ledger = Arc::new(Mutex::new(ledger));
+        let (fold_soon, woken) = std::sync::mpsc::sync_channel(1);
+        let folding = Arc::downgrade(&ledger);
+        let started = std::thread::Builder::new()
+            .name("sq-config-fold".into())
+            .spawn(move || fold_in_background(&folding, &woken));
+        if let Err(error) = started {
+            tracing::error!(%error, "cannot start the config fold; admin changes stay in the change log");
+        }
         let multi = MultiTenant {
             config_path,
             base,
             store,
-            current: RwLock::new(Arc::new(Registry {
+            current: RwLock::new(Registry {
                 by_token: HashMap::new(),
                 by_name: BTreeMap::new(),
                 admin: None,
-            })),
-            writing: Mutex::new(()),
+            }),
+            ledger,
+            fold_soon,
             kept: Mutex::new(HashMap::new()),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
@@ -277,12 +304,19 @@ impl Tenancy {
 }
 
 impl MultiTenant {
-    /// The current registry.
-    pub fn registry(&self) -> Arc<Registry> {
-        self.current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    /// The current registry, read-locked: hold it only briefly, never across an await.
+    pub fn registry(&self) -> RwLockReadGuard<'_, Registry> {
+        self.current.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The decided tenants, locked against other changes and reloads.
+    fn lock_ledger(&self) -> MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes the admin changes not yet in the config file into it now (at shutdown).
+    pub fn fold_now(&self) {
+        fold(&self.ledger);
     }
 
     /// Whether `token` is the admin token (never true without one configured).
@@ -298,23 +332,97 @@ impl MultiTenant {
         self.registry().admin.is_some()
     }
 
-    /// Re-reads the config file, validates all of it, and swaps it in; on any error the
-    /// current registry stays. Blocking (file I/O): call off the async workers.
+    /// Re-reads the config file and the admin changes not yet in it, validates all of
+    /// it, and swaps it in; on any error the current registry stays and nothing is
+    /// created. Blocking (file I/O): call off the async workers.
     pub fn reload(&self) -> Result<usize, ConfigError> {
-        let _one_at_a_time = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
-        let outcome = config::load(&self.config_path, &self.base);
+        let mut ledger = self.lock_ledger();
         self.reloads.fetch_add(1, Ordering::Relaxed);
-        let config = outcome
-            .and_then(|config| config.create_directories().map(|()| config))
-            .inspect_err(|_| {
-                self.reload_failures.fetch_add(1, Ordering::Relaxed);
-            })?;
+        let outcome = Ledger::load(&self.config_path, &self.base, ledger.epoch() + 1).and_then(
+            |(mut next, config)| {
+                next.open_log()?;
+                config.create_directories()?;
+                Ok((next, config))
+            },
+        );
+        let (next, config) = outcome.inspect_err(|_| {
+            self.reload_failures.fetch_add(1, Ordering::Relaxed);
+        })?;
         for warning in &config.warnings {
             tracing::warn!("config: {warning}");
         }
         let count = self.install(&config);
+        *ledger = next;
+        if ledger.unfolded() > 0 {
+            let _ = self.fold_soon.try_send(());
+        }
         tracing::info!(tenants = count, "config reloaded");
         Ok(count)
+    }
+
+    /// Reloads unless the config file is as SQ last read or wrote it (its own fold, say).
+    pub fn reload_if_edited(&self) -> Option<Result<usize, ConfigError>> {
+        if self.lock_ledger().file_unchanged() {
+            return None;
+        }
+        Some(self.reload())
+    }
+
+    /// The tenant of `entry` (the first of its name), keeping its counters and limiter.
+    fn build_tenant(&self, entry: &TenantEntry, kept: &mut HashMap<String, Kept>) -> Arc<Tenant> {
+        let (stats, limit) = kept.entry(entry.name.clone()).or_default();
+        if limit.as_ref().map(|l| l.rps()) != entry.rate_limit_rps {
+            *limit = entry
+                .rate_limit_rps
+                .map(|rps| Arc::new(RateLimit::new(rps)));
+        }
+        Arc::new(Tenant {
+            name: entry.name.clone(),
+            id: entry.id.clone(),
+            enabled: entry.enabled,
+            directory: self.store.tenant(&entry.id, &entry.data_dir),
+            data_dir: entry.data_dir.clone(),
+            quota_bytes: entry.quota_bytes,
+            rate_limit: limit.clone(),
+            stats: stats.clone(),
+        })
+    }
+
+    /// Applies one recorded admin change to the registry: O(log n), in place.
+    fn publish(&self, change: &Change, entries: &[TenantEntry]) {
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        let tenant = entries.first().map(|first| self.build_tenant(first, &mut kept));
+        let mut registry = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        for token in change.before.iter().flatten().filter_map(token_of) {
+            registry.by_token.remove(&token);
+        }
+        let old = match &tenant {
+            Some(tenant) => registry
+                .by_name
+                .insert(change.tenant.clone(), tenant.clone()),
+            None => registry.by_name.remove(&change.tenant),
+        };
+        if let Some(tenant) = &tenant {
+            for entry in entries {
+                registry.by_token.insert(
+                    entry.token,
+                    Keyed {
+                        tenant: tenant.clone(),
+                        expires_at: entry.expires_at,
+                    },
+                );
+            }
+        }
+        drop(registry);
+        drop(kept);
+        if let Some(old) = old {
+            let moved = tenant
+                .as_ref()
+                .is_none_or(|t| t.id != old.id || t.data_dir != old.data_dir);
+            if moved {
+                self.retire(&[(&old.id, old.data_dir.as_path())]);
+            }
+        }
     }
 
     /// Builds the registry of `config` and swaps it in; returns the tenant count.
@@ -323,27 +431,14 @@ impl MultiTenant {
         let mut by_name: BTreeMap<String, Arc<Tenant>> = BTreeMap::new();
         let mut by_token = HashMap::with_capacity(config.tenants.len());
         for entry in &config.tenants {
-            let tenant = by_name
-                .entry(entry.name.clone())
-                .or_insert_with(|| {
-                    let (stats, limit) = kept.entry(entry.name.clone()).or_default();
-                    if limit.as_ref().map(|l| l.rps()) != entry.rate_limit_rps {
-                        *limit = entry
-                            .rate_limit_rps
-                            .map(|rps| Arc::new(RateLimit::new(rps)));
-                    }
-                    Arc::new(Tenant {
-                        name: entry.name.clone(),
-                        id: entry.id.clone(),
-                        enabled: entry.enabled,
-                        directory: self.store.tenant(&entry.id, &entry.data_dir),
-                        data_dir: entry.data_dir.clone(),
-                        quota_bytes: entry.quota_bytes,
-                        rate_limit: limit.clone(),
-                        stats: stats.clone(),
-                    })
-                })
-                .clone();
+            let tenant = match by_name.get(&entry.name) {
+                Some(tenant) => tenant.clone(),
+                None => {
+                    let tenant = self.build_tenant(entry, &mut kept);
+                    by_name.insert(entry.name.clone(), tenant.clone());
+                    tenant
+                }
+            };
             by_token.insert(
                 entry.token,
                 Keyed {
@@ -365,7 +460,7 @@ impl MultiTenant {
             .collect();
         let old = std::mem::replace(
             &mut *self.current.write().unwrap_or_else(PoisonError::into_inner),
-            Arc::new(registry),
+            registry,
         );
         drop(kept);
         let removed: Vec<(&TenantId, &Path)> = old
@@ -393,5 +488,66 @@ impl MultiTenant {
                 self.store.detach(id, dir).await;
             }
         });
+    }
+}
+
+/// The digest of the token an entry of the config holds.
+fn token_of(entry: &serde_json::Map<String, serde_json::Value>) -> Option<token::TokenDigest> {
+    entry
+        .get("token_sha256")
+        .and_then(serde_json::Value::as_str)
+        .and_then(token::TokenDigest::from_hex)
+}
+
+/// A fold is not worth its O(n) write before this many changes (a tenth of the tenants,
+/// at least a thousand), unless the admin API has been quiet for [`QUIET_FOLD`].
+fn fold_every(tenants: usize) -> u64 {
+    (tenants as u64 / 10).max(1000)
+}
+
+/// How long the admin API is quiet before its changes are folded into the file anyway.
+const QUIET_FOLD: Duration = Duration::from_secs(1);
+
+/// Writes the decided tenants into the config file: rendered outside the ledger lock,
+/// installed under it (see [`Ledger::install_fold`]).
+fn fold(ledger: &Mutex<Ledger>) {
+    let lock = || ledger.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(snapshot) = lock().snapshot() else {
+        return;
+    };
+    let installed = snapshot
+        .render()
+        .and_then(|rendered| lock().install_fold(&snapshot, &rendered));
+    if let Err(why) = installed {
+        tracing::warn!("config fold: {why}");
+    }
+}
+
+/// The fold thread: folds when woken (enough changes) or when the admin API has been
+/// quiet a while; ends with the tenancy.
+fn fold_in_background(ledger: &Weak<Mutex<Ledger>>, woken: &Receiver<()>) {
+    let mut quiet_since = Instant::now();
+    let mut last_seen = None;
+    loop {
+        let wake = woken.recv_timeout(QUIET_FOLD);
+        let Some(ledger) = ledger.upgrade() else {
+            return;
+        };
+        match wake {
+            Ok(()) => fold(&ledger),
+            Err(RecvTimeoutError::Timeout) => {
+                let unfolded = ledger
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .unfolded();
+                if Some(unfolded) != last_seen {
+                    last_seen = Some(unfolded);
+                    quiet_since = Instant::now();
+                } else if unfolded > 0 && quiet_since.elapsed() >= QUIET_FOLD {
+                    fold(&ledger);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
     }
 }

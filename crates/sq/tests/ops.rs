@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::{json, Value};
@@ -38,22 +37,8 @@ fn alice() -> Value {
     json!({"alice-token": {"name": "alice", "data_dir": "data/alice"}})
 }
 
-fn json_of(reply: &Reply) -> Value {
-    serde_json::from_slice(&reply.body)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", reply.text()))
-}
-
 fn admin_post(s: &Server, path: &str, body: Value) -> Reply {
     s.request("POST", path, &admin(), Some(body.to_string().as_bytes()))
-}
-
-/// Polls `probe` until it holds or `seconds` pass.
-fn eventually(seconds: u64, what: &str, mut probe: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while !probe() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -225,6 +225,31 @@ impl Metrics {
             reloads - failures
         );
         let _ = writeln!(out, "sq_reloads_total{{result=\"failed\"}} {failures}");
+        if let Some(multi) = tenancy.as_multi() {
+            let gauges = &multi.fold_gauges;
+            header(
+                &mut out,
+                "sq_admin_changes_unfolded",
+                "gauge",
+                "Admin changes in the change log that the config file does not hold yet.",
+            );
+            let _ = writeln!(
+                out,
+                "sq_admin_changes_unfolded {}",
+                gauges.unfolded.load(Ordering::Relaxed)
+            );
+            header(
+                &mut out,
+                "sq_config_edited_by_hand",
+                "gauge",
+                "1 while the config file holds a hand edit not reloaded yet (admin changes wait in the change log).",
+            );
+            let _ = writeln!(
+                out,
+                "sq_config_edited_by_hand {}",
+                u8::from(gauges.edited_by_hand.load(Ordering::Relaxed))
+            );
+        }
         header(
             &mut out,
             "sq_auth_failures_total",

@@ -28,7 +28,7 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         Some(path) => {
             // Absolute, so the fold can replace it (temp file and directory sync beside it).
             let path = cwd.join(path);
-            let (mut ledger, loaded) = Ledger::load(&path, &cwd, 0).map_err(|e| e.0)?;
+            let (mut ledger, loaded) = Ledger::load(&path, &cwd, None).map_err(|e| e.0)?;
             ledger.open_log().map_err(|e| e.0)?;
             loaded.create_directories().map_err(|e| e.0)?;
             for warning in &loaded.warnings {
@@ -281,9 +281,10 @@ fn watch_config(
                 }
             }
             let tenancy = tenancy.clone();
-            let outcome =
-                tokio::task::spawn_blocking(move || tenancy.as_multi().and_then(|m| m.reload_if_edited()))
-                    .await;
+            let outcome = tokio::task::spawn_blocking(move || {
+                tenancy.as_multi().and_then(|m| m.reload_if_edited())
+            })
+            .await;
             if let Ok(Some(Err(error))) = outcome {
                 tracing::warn!(%error, "changed config refused; keeping the current one");
             }

@@ -89,7 +89,12 @@ pub fn read(path: &Path) -> Result<(Vec<Change>, u64), ConfigError> {
                 changes.push(change);
                 intact += line.len();
             }
-            Err(e) => return Err(refused(path, format!("line {} is unreadable: {e}", number + 1))),
+            Err(e) => {
+                return Err(refused(
+                    path,
+                    format!("line {} is unreadable: {e}", number + 1),
+                ))
+            }
         }
     }
     Ok((changes, intact as u64))

@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -49,6 +50,15 @@ fn stamp_of(path: &Path) -> Stamp {
     Some((meta.len(), meta.modified().ok()?))
 }
 
+/// What `/metrics` shows of the fold, readable without the ledger lock.
+#[derive(Debug, Default)]
+pub struct FoldGauges {
+    /// Admin changes decided but not yet in the config file.
+    pub unfolded: AtomicU64,
+    /// The file was edited by hand and not reloaded since: the fold waits.
+    pub edited_by_hand: AtomicBool,
+}
+
 /// The decided tenants, their indexes and the change log.
 pub struct Ledger {
     config_path: PathBuf,
@@ -73,6 +83,7 @@ pub struct Ledger {
     epoch: u64,
     log: Option<ChangeLog>,
     broken: Option<String>,
+    gauges: Arc<FoldGauges>,
 }
 
 /// An admin change checked against every other tenant, not yet recorded.
@@ -162,10 +173,7 @@ fn replay(
     file_generation: u64,
     log_path: &Path,
 ) -> Result<usize, ConfigError> {
-    let pending: Vec<&Change> = logged
-        .iter()
-        .filter(|c| c.seq > file_generation)
-        .collect();
+    let pending: Vec<&Change> = logged.iter().filter(|c| c.seq > file_generation).collect();
     if let Some(first) = pending.first().filter(|c| c.seq != file_generation + 1) {
         return Err(ConfigError(format!(
             "the config file holds the admin changes up to generation {file_generation}, but \
@@ -196,18 +204,18 @@ fn replay(
 
 impl Ledger {
     /// Reads the config file and its change log and decides the tenants; creates and
-    /// changes nothing (see [`Ledger::open_log`]). `epoch` counts the loads before.
+    /// changes nothing (see [`Ledger::open_log`]). A reload passes the ledger it replaces.
     pub fn load(
         config_path: &Path,
         base: &Path,
-        epoch: u64,
+        previous: Option<&Ledger>,
     ) -> Result<(Ledger, Config), ConfigError> {
         let file_stamp = stamp_of(config_path);
         let bytes = std::fs::read(config_path).map_err(|e| {
             ConfigError(format!("cannot read config {}: {e}", config_path.display()))
         })?;
-        let root: Value =
-            serde_json::from_slice(&bytes).map_err(|e| ConfigError(format!("invalid JSON: {e}")))?;
+        let root: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ConfigError(format!("invalid JSON: {e}")))?;
         drop(bytes);
         let as_written = config::validate(&root, base)?;
         let (top, mut tenants, file_generation) = normalize(root);
@@ -236,10 +244,12 @@ impl Ledger {
             folded: file_generation,
             file_stamp,
             hand_edited: false,
-            epoch,
+            epoch: previous.map_or(0, |p| p.epoch + 1),
             log: None,
             broken: None,
+            gauges: previous.map_or_else(Arc::default, |p| p.gauges.clone()),
         };
+        ledger.refresh_gauges();
         let mut by_name: BTreeMap<&str, Vec<&TenantEntry>> = BTreeMap::new();
         for entry in &config.tenants {
             by_name.entry(&entry.name).or_default().push(entry);
@@ -257,9 +267,18 @@ impl Ledger {
         Ok(())
     }
 
-    /// Counts the reload that made this ledger.
-    pub fn epoch(&self) -> u64 {
-        self.epoch
+    /// The fold's gauges, shared by every ledger a reload makes.
+    pub fn gauges(&self) -> Arc<FoldGauges> {
+        self.gauges.clone()
+    }
+
+    fn refresh_gauges(&self) {
+        self.gauges
+            .unfolded
+            .store(self.unfolded(), Ordering::Relaxed);
+        self.gauges
+            .edited_by_hand
+            .store(self.hand_edited, Ordering::Relaxed);
     }
 
     /// Where tenants created without a directory get theirs.
@@ -442,6 +461,7 @@ impl Ledger {
                 self.tenants.remove(&prepared.name);
             }
         }
+        self.refresh_gauges();
         Ok(change)
     }
 
@@ -465,6 +485,7 @@ impl Ledger {
         }
         if stamp_of(&self.config_path) != self.file_stamp {
             self.hand_edited = true;
+            self.refresh_gauges();
             return Err(format!(
                 "{} was edited since SQ read it; admin changes stay in {} until a reload \
                  takes the edit in",
@@ -477,9 +498,12 @@ impl Ledger {
             .map_err(|e| format!("cannot write the config: {e}"))?;
         self.file_stamp = stamp_of(&self.config_path);
         self.folded = snapshot.generation;
+        self.refresh_gauges();
         if let Some(log) = self.log.as_mut() {
             if log.lines() as u64 > 2 * KEEP_CHANGES {
-                let keep_after = self.folded.min(self.generation.saturating_sub(KEEP_CHANGES));
+                let keep_after = self
+                    .folded
+                    .min(self.generation.saturating_sub(KEEP_CHANGES));
                 log.keep_after(keep_after).map_err(|e| e.0)?;
             }
         }
@@ -500,11 +524,13 @@ mod tests {
     use super::*;
 
     fn entries(name: &str, quota: u64) -> Entries {
-        vec![json!({"name": name, "token_sha256": TokenDigest::of(name.as_bytes()).to_hex(),
+        vec![
+            json!({"name": name, "token_sha256": TokenDigest::of(name.as_bytes()).to_hex(),
                     "data_dir": name, "quota_mb": quota})
-        .as_object()
-        .cloned()
-        .unwrap()]
+            .as_object()
+            .cloned()
+            .unwrap(),
+        ]
     }
 
     fn change(seq: u64, tenant: &str, before: Option<Entries>, after: Option<Entries>) -> Change {

@@ -153,7 +153,7 @@ pub enum Tenancy {
     /// Single tenant behind one token.
     Key(TokenDigest, Arc<Tenant>),
     /// Tenants from a config file, swapped atomically on reload.
-    Multi(MultiTenant),
+    Multi(Box<MultiTenant>),
 }
 
 /// The multi-tenant state: the current registry and what reloads and admin edits need.
@@ -168,6 +168,8 @@ pub struct MultiTenant {
     ledger: Arc<Mutex<Ledger>>,
     /// Wakes the background fold early.
     fold_soon: SyncSender<()>,
+    /// How far the config file is behind the admin changes.
+    pub fold_gauges: Arc<ledger::FoldGauges>,
     /// Per-name state that outlives a registry.
     kept: Mutex<HashMap<String, Kept>>,
     /// Successful and refused reloads.
@@ -208,6 +210,7 @@ impl Tenancy {
         config: Config,
         store: Arc<Store>,
     ) -> Self {
+        let fold_gauges = ledger.gauges();
         let ledger = Arc::new(Mutex::new(ledger));
         let (fold_soon, woken) = std::sync::mpsc::sync_channel(1);
         let folding = Arc::downgrade(&ledger);
@@ -228,12 +231,13 @@ impl Tenancy {
             }),
             ledger,
             fold_soon,
+            fold_gauges,
             kept: Mutex::new(HashMap::new()),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
         };
         multi.install(&config);
-        Tenancy::Multi(multi)
+        Tenancy::Multi(Box::new(multi))
     }
 
     /// Who presents `token` (open mode: always the one tenant's caller).
@@ -338,7 +342,7 @@ impl MultiTenant {
     pub fn reload(&self) -> Result<usize, ConfigError> {
         let mut ledger = self.lock_ledger();
         self.reloads.fetch_add(1, Ordering::Relaxed);
-        let outcome = Ledger::load(&self.config_path, &self.base, ledger.epoch() + 1).and_then(
+        let outcome = Ledger::load(&self.config_path, &self.base, Some(&ledger)).and_then(
             |(mut next, config)| {
                 next.open_log()?;
                 config.create_directories()?;
@@ -391,7 +395,9 @@ impl MultiTenant {
     /// Applies one recorded admin change to the registry: O(log n), in place.
     fn publish(&self, change: &Change, entries: &[TenantEntry]) {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        let tenant = entries.first().map(|first| self.build_tenant(first, &mut kept));
+        let tenant = entries
+            .first()
+            .map(|first| self.build_tenant(first, &mut kept));
         let mut registry = self.current.write().unwrap_or_else(PoisonError::into_inner);
         for token in change.before.iter().flatten().filter_map(token_of) {
             registry.by_token.remove(&token);

@@ -8,6 +8,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::MutexGuard;
 
 use serde_json::{json, Map, Value};
 
@@ -72,15 +73,27 @@ fn check_name(name: &str) -> Result<(), AdminError> {
 }
 
 impl MultiTenant {
-    /// Records a prepared change (durably), applies it to the registry and audits it;
-    /// the caller holds the ledger lock throughout.
-    fn record(&self, ledger: &mut Ledger, prepared: &Prepared) -> Result<(), AdminError> {
-        let change = ledger.commit(prepared)?;
-        self.publish(&change, &prepared.entries);
-        self.audit(&change.action, &change.tenant);
+    /// Records a prepared change: written to the log under the ledger lock, then synced
+    /// without it (concurrent changes share the fsync), then published to the registry
+    /// and audited in log order. Returns once all of that is done for this change.
+    fn record(
+        &self,
+        mut ledger: MutexGuard<'_, Ledger>,
+        prepared: Prepared,
+    ) -> Result<(), AdminError> {
+        let change = ledger.commit(&prepared)?;
+        let seq = change.seq;
+        let sync = ledger
+            .group_sync()
+            .ok_or_else(|| AdminError::Io("the admin change log is not open".into()))?;
+        self.lock_unpublished()
+            .push_back((change, prepared.entries));
         if ledger.unfolded() >= fold_every(ledger.tenant_count()) {
             let _ = self.fold_soon.try_send(());
         }
+        drop(ledger);
+        sync.sync_through(seq).map_err(AdminError::Io)?;
+        self.publish_through(seq);
         Ok(())
     }
 
@@ -92,7 +105,7 @@ impl MultiTenant {
             .ok_or_else(|| AdminError::NotFound(name.into()))
     }
 
-    fn audit(&self, action: &str, tenant: &str) {
+    pub(super) fn audit(&self, action: &str, tenant: &str) {
         tracing::info!(target: "sq::audit", action, tenant, "admin change persisted");
         let path = self.audit_path();
         let line = json!({"time": now_unix(), "action": action, "tenant": tenant}).to_string();
@@ -129,7 +142,7 @@ impl MultiTenant {
                 "quota_mb must be a non-negative number".into(),
             ));
         }
-        let mut ledger = self.lock_ledger();
+        let ledger = self.lock_ledger();
         if ledger.entries(name).is_some() {
             return Err(AdminError::Exists(name.into()));
         }
@@ -155,7 +168,7 @@ impl MultiTenant {
             Some(entry) => check_starts_empty(name, &entry.data_dir)?,
             None => return Err(AdminError::Io("the new tenant has no entry".into())),
         }
-        self.record(&mut ledger, &prepared)?;
+        self.record(ledger, prepared)?;
         Ok(Created {
             name: name.into(),
             token,
@@ -165,7 +178,7 @@ impl MultiTenant {
 
     /// Issues a new token; the old ones stop working now, or after `grace_seconds`.
     pub fn rotate(&self, name: &str, grace_seconds: Option<u64>) -> Result<String, AdminError> {
-        let mut ledger = self.lock_ledger();
+        let ledger = self.lock_ledger();
         let mut entries = Self::entries_of(&ledger, name)?;
         let Some(template) = entries.first().cloned() else {
             return Err(AdminError::NotFound(name.into()));
@@ -201,20 +214,20 @@ impl MultiTenant {
         );
         entries.push(entry);
         let prepared = ledger.prepare("rotate", name, Some(entries))?;
-        self.record(&mut ledger, &prepared)?;
+        self.record(ledger, prepared)?;
         Ok(token)
     }
 
     /// Enables or disables a tenant (all its tokens).
     pub fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), AdminError> {
         let action = if enabled { "enable" } else { "disable" };
-        let mut ledger = self.lock_ledger();
+        let ledger = self.lock_ledger();
         let mut entries = Self::entries_of(&ledger, name)?;
         for entry in &mut entries {
             entry.insert("enabled".into(), json!(enabled));
         }
         let prepared = ledger.prepare(action, name, Some(entries))?;
-        self.record(&mut ledger, &prepared)
+        self.record(ledger, prepared)
     }
 
     /// Removes a tenant from the config (its tokens are refused at once; the store lets
@@ -222,13 +235,13 @@ impl MultiTenant {
     /// happens before the next admin edit, so no tenant created meanwhile at that path is
     /// moved away with it.
     pub fn remove_tenant(&self, name: &str) -> Result<PathBuf, AdminError> {
-        let mut ledger = self.lock_ledger();
+        let ledger = self.lock_ledger();
         let data_dir = match self.registry().tenant(name) {
             Some(tenant) if ledger.entries(name).is_some() => tenant.data_dir.clone(),
             _ => return Err(AdminError::NotFound(name.into())),
         };
         let prepared = ledger.prepare("delete", name, None)?;
-        self.record(&mut ledger, &prepared)?;
+        self.record(ledger, prepared)?;
         archive(&data_dir, &self.archive_root(), name)
     }
 }

@@ -10,6 +10,8 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -37,12 +39,77 @@ pub struct Change {
     pub after: Option<Entries>,
 }
 
-/// The open change log.
+/// The open change log. Changes are written one at a time (under the ledger lock) and
+/// made durable together by [`GroupSync`], so concurrent admin changes share an fsync.
 pub struct ChangeLog {
     path: PathBuf,
     file: File,
     len: u64,
     lines: usize,
+    sync: Arc<GroupSync>,
+}
+
+/// Group commit for the change log: whoever syncs makes every change written so far
+/// durable, and the writers waiting behind find theirs done.
+pub struct GroupSync {
+    written: AtomicU64,
+    synced: Mutex<Synced>,
+}
+
+struct Synced {
+    /// A handle on the log file (the writer's own is behind the ledger lock).
+    file: File,
+    through: u64,
+    failed: Option<String>,
+}
+
+impl GroupSync {
+    fn new(file: File, through: u64) -> Self {
+        GroupSync {
+            written: AtomicU64::new(through),
+            synced: Mutex::new(Synced {
+                file,
+                through,
+                failed: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Synced> {
+        self.synced.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Returns once change `seq` (written before) is durable. After a failed sync the
+    /// log's state on disk is unknown: every later call fails too, until a reload.
+    pub fn sync_through(&self, seq: u64) -> Result<(), String> {
+        let mut synced = self.lock();
+        if let Some(why) = &synced.failed {
+            return Err(why.clone());
+        }
+        if synced.through >= seq {
+            return Ok(());
+        }
+        let target = self.written.load(Ordering::Acquire);
+        match synced.file.sync_data() {
+            Ok(()) => {
+                synced.through = target;
+                Ok(())
+            }
+            Err(error) => {
+                let why = format!(
+                    "admin changes are refused until a reload: the change log could not be \
+                     synced ({error})"
+                );
+                synced.failed = Some(why.clone());
+                Err(why)
+            }
+        }
+    }
+
+    /// Why admin changes are refused, after a failed sync.
+    pub fn failed(&self) -> Option<String> {
+        self.lock().failed.clone()
+    }
 }
 
 /// Where the change log of the config at `config` lives.
@@ -122,30 +189,31 @@ impl ChangeLog {
                     .map_err(|e| refused(path, e))?;
             }
         }
+        let handle = file.try_clone().map_err(|e| refused(path, e))?;
+        let last = changes.last().map_or(0, |c| c.seq);
         let log = ChangeLog {
             path: path.to_path_buf(),
             file,
             len: intact,
             lines: changes.len(),
+            sync: Arc::new(GroupSync::new(handle, last)),
         };
         Ok((log, changes))
     }
 
-    /// Appends `change` and syncs it. On failure the log is cut back to where it was, so
-    /// a change that was refused never reappears at the next start; the error says
-    /// whether that worked (false: the log may now end in a partial line).
+    /// Writes `change` (durable once [`GroupSync::sync_through`] its seq returns). On
+    /// failure the log is cut back to where it was, so a change that was refused never
+    /// reappears at the next start; the error says whether that worked (false: the log
+    /// may now end in a partial line).
     pub fn append(&mut self, change: &Change) -> Result<(), (io::Error, bool)> {
         let mut line = serde_json::to_vec(change)
             .map_err(|e| (io::Error::new(io::ErrorKind::InvalidData, e), true))?;
         line.push(b'\n');
-        let written = self
-            .file
-            .write_all(&line)
-            .and_then(|()| self.file.sync_data());
-        match written {
+        match self.file.write_all(&line) {
             Ok(()) => {
                 self.len += line.len() as u64;
                 self.lines += 1;
+                self.sync.written.store(change.seq, Ordering::Release);
                 Ok(())
             }
             Err(error) => {
@@ -159,14 +227,24 @@ impl ChangeLog {
         }
     }
 
+    /// The group commit of this log.
+    pub fn group_sync(&self) -> Arc<GroupSync> {
+        self.sync.clone()
+    }
+
     /// How many changes the log holds.
     pub fn lines(&self) -> usize {
         self.lines
     }
 
     /// Rewrites the log keeping only the changes after `seq` (atomically: a crash leaves
-    /// the old log or the new one).
+    /// the old log or the new one). Everything written is synced first; the group commit
+    /// goes on with the new file.
     pub fn keep_after(&mut self, seq: u64) -> Result<(), ConfigError> {
+        let written = self.sync.written.load(Ordering::Acquire);
+        self.sync
+            .sync_through(written)
+            .map_err(|e| refused(&self.path, e))?;
         let (changes, _) = read(&self.path)?;
         let mut bytes = Vec::new();
         let mut kept = 0;
@@ -180,7 +258,14 @@ impl ChangeLog {
             .map_err(|e| refused(&self.path, e))?;
         let (reopened, _) = ChangeLog::open(&self.path)?;
         debug_assert_eq!(reopened.lines, kept);
-        *self = reopened;
+        let handle = reopened
+            .file
+            .try_clone()
+            .map_err(|e| refused(&self.path, e))?;
+        self.sync.lock().file = handle;
+        self.file = reopened.file;
+        self.len = reopened.len;
+        self.lines = reopened.lines;
         Ok(())
     }
 }

@@ -25,7 +25,7 @@ use std::time::SystemTime;
 use serde_json::{json, Map, Value};
 
 use super::admin::AdminError;
-use super::changes::{self, Change, ChangeLog, Entries};
+use super::changes::{self, Change, ChangeLog, Entries, GroupSync};
 use super::config::{self, Config, ConfigError, Defaults, TenantEntry};
 use super::now_unix;
 use super::token::TokenDigest;
@@ -345,8 +345,8 @@ impl Ledger {
         name: &str,
         after: Option<Entries>,
     ) -> Result<Prepared, AdminError> {
-        if let Some(why) = &self.broken {
-            return Err(AdminError::Io(why.clone()));
+        if let Some(why) = self.refusing() {
+            return Err(AdminError::Io(why));
         }
         let mut warnings = Vec::new();
         let mut entries: Vec<TenantEntry> = Vec::new();
@@ -419,10 +419,23 @@ impl Ledger {
         Ok(())
     }
 
-    /// Creates the tenant's directories, records the change durably and applies it.
+    /// Why admin changes are refused, if they are (the change log failed).
+    fn refusing(&self) -> Option<String> {
+        self.broken
+            .clone()
+            .or_else(|| self.log.as_ref().and_then(|log| log.group_sync().failed()))
+    }
+
+    /// The group commit of the change log (none before it is open).
+    pub fn group_sync(&self) -> Option<Arc<GroupSync>> {
+        self.log.as_ref().map(ChangeLog::group_sync)
+    }
+
+    /// Creates the tenant's directories, writes the change to the log and applies it
+    /// here; it is durable once [`GroupSync::sync_through`] its seq returns.
     pub fn commit(&mut self, prepared: &Prepared) -> Result<Change, AdminError> {
-        if let Some(why) = &self.broken {
-            return Err(AdminError::Io(why.clone()));
+        if let Some(why) = self.refusing() {
+            return Err(AdminError::Io(why));
         }
         for entry in &prepared.entries {
             config::create_directory(&entry.name, &entry.data_dir)?;
@@ -492,6 +505,10 @@ impl Ledger {
                 self.config_path.display(),
                 changes::path_for(&self.config_path).display()
             ));
+        }
+        // The file never holds a change that is not durable in the log.
+        if let Some(sync) = self.group_sync() {
+            sync.sync_through(snapshot.generation)?;
         }
         RealDisk
             .replace(&self.config_path, rendered)

@@ -10,7 +10,7 @@ pub mod limits;
 pub mod stats;
 pub mod token;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
@@ -166,6 +166,8 @@ pub struct MultiTenant {
     /// The decided tenants. Held for the whole of a reload or an admin change, so none
     /// interleave, and each change is in the registry before the next one is decided.
     ledger: Arc<Mutex<Ledger>>,
+    /// Changes written to the log, waiting for their sync to be published, in order.
+    unpublished: Mutex<VecDeque<(Change, Vec<TenantEntry>)>>,
     /// Wakes the background fold early.
     fold_soon: SyncSender<()>,
     /// How far the config file is behind the admin changes.
@@ -230,6 +232,7 @@ impl Tenancy {
                 admin: None,
             }),
             ledger,
+            unpublished: Mutex::new(VecDeque::new()),
             fold_soon,
             fold_gauges,
             kept: Mutex::new(HashMap::new()),
@@ -341,6 +344,7 @@ impl MultiTenant {
     /// created. Blocking (file I/O): call off the async workers.
     pub fn reload(&self) -> Result<usize, ConfigError> {
         let mut ledger = self.lock_ledger();
+        self.settle(&ledger);
         self.reloads.fetch_add(1, Ordering::Relaxed);
         let outcome = Ledger::load(&self.config_path, &self.base, Some(&ledger)).and_then(
             |(mut next, config)| {
@@ -362,6 +366,38 @@ impl MultiTenant {
         }
         tracing::info!(tenants = count, "config reloaded");
         Ok(count)
+    }
+
+    /// Publishes every change written so far once it is durable; with the ledger lock
+    /// held, none is being decided meanwhile. After a failed sync the disk decides: what
+    /// the reload finds in the log.
+    fn settle(&self, ledger: &Ledger) {
+        let Some(sync) = ledger.group_sync() else {
+            return;
+        };
+        let last = self.lock_unpublished().back().map(|(change, _)| change.seq);
+        match last.map(|seq| (seq, sync.sync_through(seq))) {
+            Some((seq, Ok(()))) => self.publish_through(seq),
+            Some((_, Err(_))) => self.lock_unpublished().clear(),
+            None => {}
+        }
+    }
+
+    fn lock_unpublished(&self) -> MutexGuard<'_, VecDeque<(Change, Vec<TenantEntry>)>> {
+        self.unpublished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Publishes, in order, the written changes up to `seq` (all durable by now).
+    fn publish_through(&self, seq: u64) {
+        let mut unpublished = self.lock_unpublished();
+        while unpublished.front().is_some_and(|(c, _)| c.seq <= seq) {
+            if let Some((change, entries)) = unpublished.pop_front() {
+                self.publish(&change, &entries);
+                self.audit(&change.action, &change.tenant);
+            }
+        }
     }
 
     /// Reloads unless the config file is as SQ last read or wrote it (its own fold, say).

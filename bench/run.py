@@ -182,50 +182,122 @@ def stalled_readers():
 
 
 IDLE_CONNECTIONS = 10_000
+MANY_CONNECTIONS = 50_000
 
 
-def idle_connections():
-    """RSS of `sq host` holding 10,000 keep-alive connections that each sent one select."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    count = min(IDLE_CONNECTIONS, hard - 100)
-    work = tempfile.mkdtemp(prefix="sq-idle-")
-    server = subprocess.Popen(
-        [SQ, "host", "0", "--data-dir", "data", "--max-connections", str(count + 100),
-         "--max-connections-per-address", "0", "--idle-timeout", "300"],
-        cwd=work, stdout=subprocess.PIPE, stderr=open(os.path.join(work, "sq.log"), "a"),
-        env=dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "info")))
-    conns = []
+NGINX_CONF = """
+daemon off; master_process off; worker_processes 1; error_log stderr warn; pid nginx.pid;
+worker_rlimit_nofile 200000;
+events {{ worker_connections {connections}; }}
+http {{
+    access_log off; keepalive_timeout 300s; keepalive_requests 1000000;
+    client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp;
+    uwsgi_temp_path tmp; scgi_temp_path tmp;
+    server {{ listen 127.0.0.1:{port}; location / {{ default_type text/plain; return 200 "hello"; }} }}
+}}
+"""
+
+
+def hold_connections(port, pid, count, request, again=False):
+    """Opens `count` keep-alive connections that each send `request` and read the answer,
+    spread over loopback source addresses (one address has ~28,000 ports); returns the
+    server's RSS before and while holding them, and the answers that failed (with `again`,
+    every held connection is also served a second request)."""
+    baseline = rss_bytes(pid)
+    conns, failed = [], 0
     try:
-        port = int(server.stdout.readline().decode().strip().rsplit(":", 1)[1])
-        assert http(port, "POST", "/api/v2/update?c=1", b"hello")[0] == 200
-        time.sleep(0.5)
-        baseline = rss_bytes(server.pid)
-        for _ in range(count):
-            conn = socket.create_connection(("127.0.0.1", port))
-            conn.sendall(b"GET /api/v2/select?c=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        for i in range(count):
+            conn = socket.socket()
+            conn.bind((f"127.0.{1 + i // 20_000}.{1 + i % 200}", 0))
+            conn.connect(("127.0.0.1", port))
+            conn.sendall(request)
             conns.append(conn)
         for conn in conns:
-            assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+            failed += not conn.recv(4096).startswith(b"HTTP/1.1 200")
         time.sleep(1)
-        return {"count": count, "baseline": baseline, "held": rss_bytes(server.pid)}
+        held = rss_bytes(pid)
+        if again:
+            for conn in conns:
+                conn.sendall(request)
+            for conn in conns:
+                failed += not conn.recv(4096).startswith(b"HTTP/1.1 200")
+        return {"count": count, "baseline": baseline, "held": held, "failed": failed}
     finally:
         for conn in conns:
             conn.close()
-        server.terminate()
-        server.wait()
+
+
+def idle_connections():
+    """RSS of `sq host` holding 10,000 keep-alive connections that each sent one select, of
+    nginx holding as many, and sq holding and serving 50,000."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    count = min(IDLE_CONNECTIONS, hard - 100)
+    many = min(MANY_CONNECTIONS, hard - 100)
+    work = tempfile.mkdtemp(prefix="sq-idle-")
+    result = {}
+    try:
+        server = subprocess.Popen(
+            [SQ, "host", "0", "--data-dir", "data", "--max-connections", str(many + 100),
+             "--max-connections-per-address", "0", "--idle-timeout", "300"],
+            cwd=work, stdout=subprocess.PIPE, stderr=open(os.path.join(work, "sq.log"), "a"),
+            env=dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "info")))
+        try:
+            port = int(server.stdout.readline().decode().strip().rsplit(":", 1)[1])
+            assert http(port, "POST", "/api/v2/update?c=1", b"hello")[0] == 200
+            time.sleep(0.5)
+            select = b"GET /api/v2/select?c=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+            result["sq"] = hold_connections(port, server.pid, count, select)
+            result["many"] = hold_connections(port, server.pid, many, select, again=True)
+        finally:
+            server.terminate()
+            server.wait()
+        if shutil.which("nginx"):
+            port = free_port()
+            os.makedirs(os.path.join(work, "tmp"), exist_ok=True)
+            with open(os.path.join(work, "nginx.conf"), "w") as f:
+                f.write(NGINX_CONF.format(connections=count + 100, port=port))
+            nginx = subprocess.Popen(["nginx", "-p", work, "-c", os.path.join(work, "nginx.conf")],
+                                     stderr=open(os.path.join(work, "nginx.log"), "a"))
+            try:
+                for _ in range(100):
+                    try:
+                        socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                        break
+                    except OSError:
+                        time.sleep(0.05)
+                result["nginx"] = hold_connections(port, nginx.pid, count,
+                                                   b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            finally:
+                nginx.terminate()
+                nginx.wait()
+        return result
+    finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         shutil.rmtree(work, ignore_errors=True)
 
 
 def idle_table(result):
-    grown = result["held"] - result["baseline"]
-    each = grown / result["count"]
-    return (f"| {result['count']:,} idle keep-alive connections | |\n|---|---|\n"
-            f"| RSS before, MiB | {result['baseline'] / 2**20:.1f} |\n"
-            f"| RSS holding them, MiB | {result['held'] / 2**20:.1f} |\n"
-            f"| growth per connection, KiB | {each / 1024:.1f} |\n"
-            f"| goal: under 4 KiB each | {'met' if each < 4096 else 'NOT met'} |")
+    def row(name, held):
+        grown = held["held"] - held["baseline"]
+        each = grown / held["count"]
+        return (f"| {name} | {held['count']:,} | {held['baseline'] / 2**20:.1f} | "
+                f"{held['held'] / 2**20:.1f} | {each / 1024:.1f} | {held['failed']} |")
+
+    lines = ["| server | idle keep-alive connections | RSS before, MiB | RSS holding them, MiB | "
+             "growth per connection, KiB | failed answers |", "|---|---|---|---|---|---|",
+             row("sq", result["sq"])]
+    if "nginx" in result:
+        lines.append(row("nginx (1 worker), yardstick", result["nginx"]))
+    lines.append(row("sq, each served a second request", result["many"]))
+    each = (result["sq"]["held"] - result["sq"]["baseline"]) / result["sq"]["count"]
+    lines += ["", f"Goals: under 4 KiB each at {result['sq']['count']:,}: "
+                  f"{'met' if each < 4096 else 'NOT met'}; {result['many']['count']:,} held and served "
+                  f"without errors: {'met' if result['many']['failed'] == 0 else 'NOT met'}."]
+    if "nginx" in result:
+        nginx = (result["nginx"]["held"] - result["nginx"]["baseline"]) / result["nginx"]["count"]
+        lines.append(f"sq / nginx per idle connection: {each / nginx:.2f}x" if nginx > 0 else "")
+    return "\n".join(lines)
 
 
 def stalled_table(result):

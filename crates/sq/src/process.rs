@@ -48,6 +48,37 @@ pub fn log_file_budget(limit: u64) -> usize {
     usize::try_from(half).unwrap_or(usize::MAX).max(16)
 }
 
+/// Memory a busy connection may take (its request head and body buffers, the state of
+/// the request), for sizing the default connection limit.
+const BUSY_CONNECTION_BYTES: u64 = 64 * 1024;
+
+/// The default connection limit: the descriptors the log files leave (see
+/// [`log_file_budget`]), and no more than an eighth of `memory` at
+/// [`BUSY_CONNECTION_BYTES`] each; at least 64.
+pub fn connection_budget(file_limit: u64, memory: u64) -> usize {
+    let files = file_limit
+        .saturating_sub(RESERVED_FILES)
+        .saturating_sub(log_file_budget(file_limit) as u64);
+    let by_memory = memory / 8 / BUSY_CONNECTION_BYTES;
+    usize::try_from(files.min(by_memory))
+        .unwrap_or(usize::MAX)
+        .max(64)
+}
+
+/// Physical memory in bytes (Linux: pages times page size), if the system says.
+pub fn physical_memory() -> Option<u64> {
+    // SAFETY: sysconf only reads system configuration.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    let pages = u64::try_from(pages).ok()?;
+    let size = u64::try_from(size).ok()?;
+    pages.checked_mul(size)
+}
+
 /// Descriptors the process holds now (Linux: the entries of `/proc/self/fd`).
 pub fn open_files() -> Option<usize> {
     Some(std::fs::read_dir("/proc/self/fd").ok()?.count())
@@ -63,6 +94,17 @@ mod tests {
         assert_eq!(log_file_budget(256), 96);
         assert_eq!(log_file_budget(10), 16);
         assert_eq!(log_file_budget(524_288), 262_112);
+    }
+
+    #[test]
+    fn the_connection_budget_follows_files_and_memory() {
+        const GIB: u64 = 1 << 30;
+        // A 1,024 soft limit: the descriptors decide.
+        assert_eq!(connection_budget(1024, 8 * GIB), 480);
+        // systemd's 524,288: memory decides (8 GiB / 8 / 64 KiB).
+        assert_eq!(connection_budget(524_288, 8 * GIB), 16_384);
+        assert_eq!(connection_budget(100, 64 * GIB), 64);
+        assert!(physical_memory().unwrap() > 0);
     }
 
     #[test]

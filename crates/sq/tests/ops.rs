@@ -166,6 +166,12 @@ fn metrics_are_prometheus_text_behind_the_admin_token() {
         ),
         Some(3.0)
     );
+    // What a connection costs: its task stays small (the state of a request is boxed for
+    // its duration), and the one asking holds a read buffer while it is served.
+    let task = find("sq_connection_task_bytes", &[]).unwrap();
+    assert!((256.0..4096.0).contains(&task), "{task}");
+    assert!(find("sq_connection_buffer_bytes", &[]).unwrap() >= 1024.0);
+    assert_eq!(find("sq_admin_changes_unfolded", &[]), Some(0.0));
     assert_eq!(
         find(
             "sq_requests_total",

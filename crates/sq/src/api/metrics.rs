@@ -285,6 +285,28 @@ impl Metrics {
         );
         header(
             &mut out,
+            "sq_connection_task_bytes",
+            "gauge",
+            "Memory of one connection's task state, held while it is open (idle or not).",
+        );
+        let _ = writeln!(
+            out,
+            "sq_connection_task_bytes {}",
+            crate::http::connection_task_bytes()
+        );
+        header(
+            &mut out,
+            "sq_connection_buffer_bytes",
+            "gauge",
+            "Read buffers held by connections now (an idle connection holds none).",
+        );
+        let _ = writeln!(
+            out,
+            "sq_connection_buffer_bytes {}",
+            crate::http::buffer_bytes()
+        );
+        header(
+            &mut out,
             "sq_connections_refused_total",
             "counter",
             "Connections answered 503, by the cap they hit: the server's \

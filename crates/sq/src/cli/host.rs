@@ -68,6 +68,14 @@ pub fn run(args: HostArgs) -> Result<(), String> {
     };
     let max_open_logs = crate::process::log_file_budget(file_limit);
     tracing::info!(max_open_logs, "document log files kept open at most");
+    let max_connections = match args.max_connections {
+        Some(limit) => limit.max(1),
+        None => crate::process::connection_budget(
+            file_limit,
+            crate::process::physical_memory().unwrap_or(1 << 30),
+        ),
+    };
+    tracing::info!(max_connections, "connections served at once at most");
     let store = Store::new(StoreSettings {
         sync: match args.sync {
             Sync::Always => SyncMode::Always,
@@ -107,10 +115,10 @@ pub fn run(args: HostArgs) -> Result<(), String> {
         // A client that takes nothing for as long as a request may take to arrive has
         // stopped reading.
         write_idle_timeout: Duration::from_secs(args.request_timeout),
-        max_connections: args.max_connections.max(1),
+        max_connections,
         max_connections_per_address: args
             .max_connections_per_address
-            .unwrap_or(args.max_connections.max(4) / 4),
+            .unwrap_or(max_connections.max(4) / 4),
         trusted_proxies: args.trust_proxy.clone(),
         ..Limits::default()
     };

@@ -54,9 +54,10 @@ pub struct HostArgs {
     /// Largest request head in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     pub max_header: usize,
-    /// Open connections beyond this are answered 503.
-    #[arg(long, default_value_t = 512)]
-    pub max_connections: usize,
+    /// Open connections beyond this are answered 503 (default: what the open-file limit
+    /// and an eighth of the memory allow, at 64 KiB per busy connection).
+    #[arg(long)]
+    pub max_connections: Option<usize>,
     /// Open connections one client address may hold before it gets 503 (default: a
     /// quarter of --max-connections; 0: no cap). IPv6 addresses count by their /64.
     #[arg(long)]

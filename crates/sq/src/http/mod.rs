@@ -25,6 +25,6 @@ pub use head::trim;
 pub use limits::{ConnectionStats, Limits};
 pub use request::{Method, Request, Version};
 pub use response::{reason, ByteStream, Payload, Response, APPLICATION_JSON, TEXT_PLAIN};
-pub use server::{serve, serve_over, PlainTcp, Transport};
+pub use server::{connection_task_bytes, serve, serve_over, PlainTcp, Transport};
 pub use service::Service;
-pub use wire::Stream;
+pub use wire::{buffer_bytes, Stream};

@@ -184,7 +184,7 @@ pub async fn serve_over<T: Transport, S: Service>(
             limits.clone(),
             stop_rx.clone(),
         );
-        tokio::spawn(async move {
+        let task = async move {
             let _ = socket.set_nodelay(true);
             let opened = tokio::time::timeout(limits.request_timeout, transport.open(socket));
             match opened.await {
@@ -193,7 +193,9 @@ pub async fn serve_over<T: Transport, S: Service>(
                 Err(_) => tracing::debug!(peer = %peer, "connection not opened in time"),
             }
             drop((open, slot, permit));
-        });
+        };
+        TASK_BYTES.store(std::mem::size_of_val(&task), Ordering::Relaxed);
+        tokio::spawn(task);
     }
     drop(listener);
     let _ = stop_tx.send(true);
@@ -204,6 +206,14 @@ pub async fn serve_over<T: Transport, S: Service>(
     {
         tracing::warn!("shutdown: some connections were still busy after the drain timeout");
     }
+}
+
+/// The size of one connection's task state (its future), as last spawned.
+static TASK_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The memory one connection's task holds whatever it does (for `/metrics`).
+pub fn connection_task_bytes() -> usize {
+    TASK_BYTES.load(Ordering::Relaxed)
 }
 
 /// A connection counted in [`ConnectionStats::open`] until dropped (also when its task

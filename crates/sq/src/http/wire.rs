@@ -3,6 +3,7 @@
 //! TLS next — behind one boxed trait object, so nothing above this file is generic over it.
 
 use std::io::{self, IoSlice};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -32,10 +33,20 @@ pub(crate) enum WireError {
     Closed,
 }
 
+/// Bytes of read buffer all connections hold now.
+static BUFFER_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes of read buffer all connections hold now (for `/metrics`).
+pub fn buffer_bytes() -> usize {
+    BUFFER_BYTES.load(Ordering::Relaxed)
+}
+
 /// A connection's stream and read buffer, with the deadline of the request being read.
 pub(crate) struct Wire {
     stream: Box<dyn Stream>,
     pub(crate) buf: BytesMut,
+    /// The buffer capacity counted in [`BUFFER_BYTES`] at the last look.
+    counted: usize,
     pub(crate) limits: Arc<Limits>,
     /// Reads of the current request must finish before this.
     pub(crate) deadline: Instant,
@@ -46,6 +57,7 @@ impl Wire {
         Wire {
             stream,
             buf: BytesMut::new(),
+            counted: 0,
             deadline: clock::now() + limits.request_timeout,
             limits,
         }
@@ -56,6 +68,18 @@ impl Wire {
         if self.buf.is_empty() {
             self.buf = BytesMut::new();
         }
+        self.count_buffer();
+    }
+
+    /// Brings [`BUFFER_BYTES`] up to date with this buffer's capacity.
+    fn count_buffer(&mut self) {
+        let now = self.buf.capacity();
+        if now > self.counted {
+            BUFFER_BYTES.fetch_add(now - self.counted, Ordering::Relaxed);
+        } else {
+            BUFFER_BYTES.fetch_sub(self.counted - now, Ordering::Relaxed);
+        }
+        self.counted = now;
     }
 
     /// Waits up to the idle timeout for the first bytes of a next request; false when the
@@ -68,6 +92,7 @@ impl Wire {
             Ok(Ok(n)) if n > 0 => {
                 self.buf.reserve(READ_BUFFER.max(n));
                 self.buf.extend_from_slice(&first[..n]);
+                self.count_buffer();
                 true
             }
             _ => false,
@@ -79,7 +104,9 @@ impl Wire {
         if self.buf.capacity() - self.buf.len() < 4096 {
             self.buf.reserve(16 * 1024);
         }
-        match timeout_at(self.deadline, self.stream.read_buf(&mut self.buf)).await {
+        let read = timeout_at(self.deadline, self.stream.read_buf(&mut self.buf)).await;
+        self.count_buffer();
+        match read {
             Err(_) => Err(WireError::Timeout),
             Ok(Ok(0)) | Ok(Err(_)) => Err(WireError::Closed),
             Ok(Ok(n)) => Ok(n),
@@ -114,5 +141,11 @@ impl Wire {
     /// Flushes what is buffered in the stream (TLS keeps a buffer; TCP none).
     pub(crate) async fn flush(&mut self) -> io::Result<()> {
         self.stream.flush().await
+    }
+}
+
+impl Drop for Wire {
+    fn drop(&mut self) {
+        BUFFER_BYTES.fetch_sub(self.counted, Ordering::Relaxed);
     }
 }

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-import tenants
+import tenants as at_scale_bench
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SQ = os.path.join(ROOT, "target", "release", "sq")
@@ -382,7 +382,7 @@ def main():
             print(idle_table(idle_connections()))
             return
         if args.only == "tenants":
-            print(tenants.table(tenants.measure()))
+            print(at_scale_bench.table(at_scale_bench.measure()))
             return
         sq = {}
         if not args.only:
@@ -417,7 +417,7 @@ def main():
         server = None
         stalled = stalled_table(stalled_readers())
         idle = idle_table(idle_connections())
-        at_scale = tenants.table(tenants.measure())
+        at_scale = at_scale_bench.table(at_scale_bench.measure())
         rd = redis(work, seconds, args.quick)
 
         def ratio(a, b):
@@ -515,7 +515,7 @@ address has about 28,000 ports) and each is served a second request after all ar
 
 `bench/tenants.py`: a server with an admin token and no tenants. Sixteen clients, each on
 its own keep-alive connection, create tenants through `POST /api/v2/admin/tenants` up to
-1,000, 10,000 and 100,000; at each mark one client creates {tenants.SAMPLES} more, one after
+1,000, 10,000 and 100,000; at each mark one client creates {at_scale_bench.SAMPLES} more, one after
 another, for the latency. After the fold has written them all, the server restarts under a
 1,024-file limit (`prlimit`), reloads once, and every tenant writes one document and reads
 it back (16 clients). Every create and every write is durable before its answer.

@@ -8,11 +8,11 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::MutexGuard;
+use std::sync::{Arc, MutexGuard};
 
 use serde_json::{json, Map, Value};
 
-use super::changes::Entries;
+use super::changes::{Entries, GroupSync};
 use super::config::ConfigError;
 use super::ledger::{Ledger, Prepared};
 use super::token::{self, TokenDigest};
@@ -81,6 +81,17 @@ impl MultiTenant {
         mut ledger: MutexGuard<'_, Ledger>,
         prepared: Prepared,
     ) -> Result<(), AdminError> {
+        let (seq, sync) = self.write(&mut ledger, prepared)?;
+        drop(ledger);
+        self.settle_change(&sync, seq)
+    }
+
+    /// Writes a prepared change to the log and queues it for publishing.
+    fn write(
+        &self,
+        ledger: &mut Ledger,
+        prepared: Prepared,
+    ) -> Result<(u64, Arc<GroupSync>), AdminError> {
         let change = ledger.commit(&prepared)?;
         let seq = change.seq;
         let sync = ledger
@@ -91,7 +102,11 @@ impl MultiTenant {
         if ledger.unfolded() >= fold_every(ledger.tenant_count()) {
             let _ = self.fold_soon.try_send(());
         }
-        drop(ledger);
+        Ok((seq, sync))
+    }
+
+    /// Waits for change `seq` to be durable and publishes it (with those before it).
+    fn settle_change(&self, sync: &GroupSync, seq: u64) -> Result<(), AdminError> {
         sync.sync_through(seq).map_err(AdminError::Io)?;
         self.publish_through(seq);
         Ok(())
@@ -235,13 +250,15 @@ impl MultiTenant {
     /// happens before the next admin edit, so no tenant created meanwhile at that path is
     /// moved away with it.
     pub fn remove_tenant(&self, name: &str) -> Result<PathBuf, AdminError> {
-        let ledger = self.lock_ledger();
-        let data_dir = match self.registry().tenant(name) {
-            Some(tenant) if ledger.entries(name).is_some() => tenant.data_dir.clone(),
-            _ => return Err(AdminError::NotFound(name.into())),
+        let mut ledger = self.lock_ledger();
+        let Some(data_dir) = ledger.data_dir_of(name).map(Path::to_path_buf) else {
+            return Err(AdminError::NotFound(name.into()));
         };
         let prepared = ledger.prepare("delete", name, None)?;
-        self.record(ledger, prepared)?;
+        let (seq, sync) = self.write(&mut ledger, prepared)?;
+        // The lock is held until the data has moved: no change meanwhile can create a
+        // tenant at that path and see its directory moved away.
+        self.settle_change(&sync, seq)?;
         archive(&data_dir, &self.archive_root(), name)
     }
 }

@@ -11,7 +11,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -54,24 +54,22 @@ pub struct ChangeLog {
 pub struct GroupSync {
     written: AtomicU64,
     synced: Mutex<Synced>,
+    /// Set by a failed sync; read without the mutex, which a sync holds for its duration.
+    failed: OnceLock<String>,
 }
 
 struct Synced {
     /// A handle on the log file (the writer's own is behind the ledger lock).
     file: File,
     through: u64,
-    failed: Option<String>,
 }
 
 impl GroupSync {
     fn new(file: File, through: u64) -> Self {
         GroupSync {
             written: AtomicU64::new(through),
-            synced: Mutex::new(Synced {
-                file,
-                through,
-                failed: None,
-            }),
+            synced: Mutex::new(Synced { file, through }),
+            failed: OnceLock::new(),
         }
     }
 
@@ -83,7 +81,7 @@ impl GroupSync {
     /// log's state on disk is unknown: every later call fails too, until a reload.
     pub fn sync_through(&self, seq: u64) -> Result<(), String> {
         let mut synced = self.lock();
-        if let Some(why) = &synced.failed {
+        if let Some(why) = self.failed.get() {
             return Err(why.clone());
         }
         if synced.through >= seq {
@@ -100,7 +98,7 @@ impl GroupSync {
                     "admin changes are refused until a reload: the change log could not be \
                      synced ({error})"
                 );
-                synced.failed = Some(why.clone());
+                let _ = self.failed.set(why.clone());
                 Err(why)
             }
         }
@@ -108,7 +106,7 @@ impl GroupSync {
 
     /// Why admin changes are refused, after a failed sync.
     pub fn failed(&self) -> Option<String> {
-        self.lock().failed.clone()
+        self.failed.get().cloned()
     }
 }
 
@@ -125,7 +123,9 @@ fn refused(path: &Path, why: impl std::fmt::Display) -> ConfigError {
 
 /// The changes in the log at `path` (none when there is no log), and the length of its
 /// intact part. A last line cut short by a crash was never acknowledged and is ignored;
-/// any other unreadable line refuses the log.
+/// any other unreadable line refuses the log. So do unreadable lines that run to the end
+/// (what a crash can leave of blocks allocated but never written), if nothing readable
+/// follows them.
 pub fn read(path: &Path) -> Result<(Vec<Change>, u64), ConfigError> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
@@ -134,7 +134,8 @@ pub fn read(path: &Path) -> Result<(Vec<Change>, u64), ConfigError> {
     };
     let mut changes: Vec<Change> = Vec::new();
     let mut intact = 0usize;
-    for (number, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+    let lines: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
+    for (number, line) in lines.iter().enumerate() {
         if !line.ends_with(b"\n") {
             break;
         }
@@ -157,10 +158,16 @@ pub fn read(path: &Path) -> Result<(Vec<Change>, u64), ConfigError> {
                 intact += line.len();
             }
             Err(e) => {
+                let readable_later = lines[number + 1..]
+                    .iter()
+                    .any(|later| serde_json::from_slice::<Change>(later).is_ok());
+                if !readable_later {
+                    break;
+                }
                 return Err(refused(
                     path,
                     format!("line {} is unreadable: {e}", number + 1),
-                ))
+                ));
             }
         }
     }
@@ -317,6 +324,9 @@ mod tests {
         assert!(read(&path).unwrap_err().0.contains("line 1 is unreadable"));
         std::fs::write(&path, format!("{}{}", line(&change(1)), line(&change(3)))).unwrap();
         assert!(read(&path).unwrap_err().0.contains("count up by one"));
+        // Garbage to the end, newline-terminated: a torn tail, cut off.
+        std::fs::write(&path, format!("{}\0\0\0\nxx\n", line(&change(1)))).unwrap();
+        assert_eq!(read(&path).unwrap().0, vec![change(1)]);
     }
 
     #[test]

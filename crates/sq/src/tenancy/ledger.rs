@@ -42,12 +42,20 @@ struct Held {
     id: TenantId,
 }
 
-/// The size and modification time of the config file as SQ last read or wrote it.
-type Stamp = Option<(u64, SystemTime)>;
+/// The config file's inode, size, modification and change times as SQ last read or
+/// wrote it: an editor's save changes at least one of them.
+type Stamp = Option<(u64, u64, SystemTime, i64, i64)>;
 
 fn stamp_of(path: &Path) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path).ok()?;
-    Some((meta.len(), meta.modified().ok()?))
+    Some((
+        meta.ino(),
+        meta.len(),
+        meta.modified().ok()?,
+        meta.ctime(),
+        meta.ctime_nsec(),
+    ))
 }
 
 /// What `/metrics` shows of the fold, readable without the ledger lock.
@@ -185,6 +193,10 @@ fn replay(
     }
     for change in &pending {
         let current = tenants.get(&change.tenant).map(|e| e.as_slice());
+        // Already there (a file written with the change but not its generation).
+        if current == change.after.as_deref() {
+            continue;
+        }
         if current != change.before.as_deref() {
             return Err(ConfigError(format!(
                 "tenant '{}' was edited in the config file and changed through the admin \
@@ -260,11 +272,21 @@ impl Ledger {
         Ok((ledger, config))
     }
 
-    /// Opens the change log for appending, once the load is accepted.
+    /// Opens the change log for appending, once the load is accepted. A file ahead of
+    /// every logged change (a log restored from an older copy) empties the log, so the
+    /// next change does not leave a gap in it.
     pub fn open_log(&mut self) -> Result<(), ConfigError> {
-        let (log, _) = ChangeLog::open(&changes::path_for(&self.config_path))?;
+        let (mut log, logged) = ChangeLog::open(&changes::path_for(&self.config_path))?;
+        if logged.last().is_some_and(|last| last.seq < self.generation) {
+            log.keep_after(self.generation)?;
+        }
         self.log = Some(log);
         Ok(())
+    }
+
+    /// The data directory of tenant `name` (its first, if its tokens name several).
+    pub fn data_dir_of(&self, name: &str) -> Option<&Path> {
+        self.held.get(name)?.dirs.first().map(PathBuf::as_path)
     }
 
     /// The fold's gauges, shared by every ledger a reload makes.
@@ -401,9 +423,10 @@ impl Ledger {
                 outer.display()
             ))
         };
+        // Nested is refused whoever owns the other directory, as in a whole file.
         for ancestor in dir.ancestors().skip(1) {
-            if let Some(other) = other(self.dirs.get(ancestor)) {
-                return Err(nested(ancestor, &other, dir, name));
+            if let Some(owner) = self.dirs.get(ancestor) {
+                return Err(nested(ancestor, owner, dir, name));
             }
         }
         // In component order the paths inside `dir` follow it directly.
@@ -411,10 +434,8 @@ impl Ledger {
             .dirs
             .range::<Path, _>((Bound::Excluded(dir), Bound::Unbounded))
             .take_while(|(path, _)| path.starts_with(dir));
-        for (path, owner) in inside {
-            if owner != name {
-                return Err(nested(dir, name, path, owner));
-            }
+        if let Some((path, owner)) = inside.into_iter().next() {
+            return Err(nested(dir, name, path, owner));
         }
         Ok(())
     }
@@ -496,6 +517,10 @@ impl Ledger {
         if snapshot.epoch != self.epoch {
             return Ok(());
         }
+        // The file never holds a change that is not durable in the log.
+        if let Some(sync) = self.group_sync() {
+            sync.sync_through(snapshot.generation)?;
+        }
         if stamp_of(&self.config_path) != self.file_stamp {
             self.hand_edited = true;
             self.refresh_gauges();
@@ -505,10 +530,6 @@ impl Ledger {
                 self.config_path.display(),
                 changes::path_for(&self.config_path).display()
             ));
-        }
-        // The file never holds a change that is not durable in the log.
-        if let Some(sync) = self.group_sync() {
-            sync.sync_through(snapshot.generation)?;
         }
         RealDisk
             .replace(&self.config_path, rendered)
@@ -521,7 +542,15 @@ impl Ledger {
                 let keep_after = self
                     .folded
                     .min(self.generation.saturating_sub(KEEP_CHANGES));
-                log.keep_after(keep_after).map_err(|e| e.0)?;
+                if let Err(error) = log.keep_after(keep_after) {
+                    // The log may now be a file SQ no longer writes to: stop until a
+                    // reload opens the one on disk.
+                    self.broken = Some(format!(
+                        "admin changes are refused until a reload: the change log could \
+                         not be compacted ({error})"
+                    ));
+                    return Err(error.0);
+                }
             }
         }
         Ok(())

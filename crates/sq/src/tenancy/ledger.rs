@@ -29,7 +29,7 @@ use super::changes::{self, Change, ChangeLog, Entries, GroupSync};
 use super::config::{self, Config, ConfigError, Defaults, TenantEntry};
 use super::now_unix;
 use super::token::TokenDigest;
-use sq_store::{Disk, RealDisk, TenantId};
+use sq_store::TenantId;
 
 /// How many changes the log keeps beyond those the file lacks, so that a file edited from
 /// an older generation can still be reconciled.
@@ -106,9 +106,32 @@ pub struct Prepared {
 /// What the background fold writes: the decided tenants at one generation.
 pub struct Snapshot {
     top: Map<String, Value>,
-    tenants: BTreeMap<String, Arc<Entries>>,
+    /// Every tenant's entries, in name order (taking them costs one `Arc` each).
+    tenants: Vec<Arc<Entries>>,
     generation: u64,
     epoch: u64,
+    config_path: PathBuf,
+}
+
+/// A fold's file, written and synced beside the config, waiting to be renamed over it.
+pub struct Staged {
+    temp: PathBuf,
+}
+
+impl Staged {
+    /// The temp file, no longer removed when this is dropped (it is being renamed).
+    fn into_path(mut self) -> PathBuf {
+        std::mem::take(&mut self.temp)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // A fold that did not install its file leaves nothing behind.
+        if !self.temp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
 }
 
 /// The tenants' entries in the array shape with digests only, grouped by name, and the
@@ -159,15 +182,14 @@ fn normalize(root: Value) -> (Map<String, Value>, BTreeMap<String, Arc<Entries>>
 }
 
 /// The config file's JSON for these tenants at `generation`.
-fn assemble(
+fn assemble<'a>(
     top: &Map<String, Value>,
-    tenants: &BTreeMap<String, Arc<Entries>>,
+    tenants: impl Iterator<Item = &'a Arc<Entries>>,
     generation: u64,
 ) -> Value {
     let mut root = top.clone();
     root.insert("generation".into(), json!(generation));
     let list = tenants
-        .values()
         .flat_map(|entries| entries.iter().cloned().map(Value::Object))
         .collect();
     root.insert("tenants".into(), Value::Array(list));
@@ -239,7 +261,7 @@ impl Ledger {
             .map_or(file_generation, |c| c.seq.max(file_generation));
         let config = match replayed {
             0 => as_written,
-            _ => config::validate(&assemble(&top, &tenants, generation), base)?,
+            _ => config::validate(&assemble(&top, tenants.values(), generation), base)?,
         };
         let mut ledger = Ledger {
             config_path: config_path.to_path_buf(),
@@ -504,16 +526,18 @@ impl Ledger {
     pub fn snapshot(&self) -> Option<Snapshot> {
         (self.generation > self.folded && !self.hand_edited).then(|| Snapshot {
             top: self.top.clone(),
-            tenants: self.tenants.clone(),
+            tenants: self.tenants.values().cloned().collect(),
             generation: self.generation,
             epoch: self.epoch,
+            config_path: self.config_path.clone(),
         })
     }
 
-    /// Replaces the config file with `rendered` (made from `snapshot`) unless the file
+    /// Renames the fold's file over the config (made from `snapshot`) unless the file
     /// was edited by hand meanwhile or a reload came between; then keeps in the change
-    /// log only what a file edited from an older generation may still need.
-    pub fn install_fold(&mut self, snapshot: &Snapshot, rendered: &[u8]) -> Result<(), String> {
+    /// log only what a file edited from an older generation may still need. Only the
+    /// rename and the directory's sync happen here, under the ledger lock.
+    pub fn install_fold(&mut self, snapshot: &Snapshot, staged: Staged) -> Result<(), String> {
         if snapshot.epoch != self.epoch {
             return Ok(());
         }
@@ -531,9 +555,16 @@ impl Ledger {
                 changes::path_for(&self.config_path).display()
             ));
         }
-        RealDisk
-            .replace(&self.config_path, rendered)
+        let dir = match self.config_path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        std::fs::rename(&staged.temp, &self.config_path)
             .map_err(|e| format!("cannot write the config: {e}"))?;
+        let _renamed = staged.into_path();
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| format!("cannot sync the config's directory: {e}"))?;
         self.file_stamp = stamp_of(&self.config_path);
         self.folded = snapshot.generation;
         self.refresh_gauges();
@@ -558,9 +589,37 @@ impl Ledger {
 }
 
 impl Snapshot {
+    /// Renders the config file at this generation into a synced temp file beside it
+    /// (named as the start-up sweep of leftovers expects), off the ledger lock.
+    pub fn stage(&self) -> Result<Staged, String> {
+        use std::io::Write;
+        let bytes = self.render()?;
+        let name = self
+            .config_path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        let temp = self.config_path.with_file_name(format!(
+            ".{name}.tmp-{}-{}",
+            std::process::id(),
+            self.generation
+        ));
+        let staged = Staged { temp };
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&staged.temp)
+            .and_then(|mut file| {
+                file.write_all(&bytes)?;
+                file.sync_all()
+            })
+            .map_err(|e| format!("cannot write the config: {e}"))?;
+        Ok(staged)
+    }
+
     /// The config file's text at this generation.
-    pub fn render(&self) -> Result<Vec<u8>, String> {
-        serde_json::to_vec_pretty(&assemble(&self.top, &self.tenants, self.generation))
+    fn render(&self) -> Result<Vec<u8>, String> {
+        serde_json::to_vec_pretty(&assemble(&self.top, self.tenants.iter(), self.generation))
             .map_err(|e| e.to_string())
     }
 }

@@ -550,16 +550,16 @@ fn fold_every(tenants: usize) -> u64 {
 /// How long the admin API is quiet before its changes are folded into the file anyway.
 const QUIET_FOLD: Duration = Duration::from_secs(1);
 
-/// Writes the decided tenants into the config file: rendered outside the ledger lock,
-/// installed under it (see [`Ledger::install_fold`]).
+/// Writes the decided tenants into the config file: rendered and synced outside the
+/// ledger lock, renamed into place under it (see [`Ledger::install_fold`]).
 fn fold(ledger: &Mutex<Ledger>) {
     let lock = || ledger.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(snapshot) = lock().snapshot() else {
         return;
     };
     let installed = snapshot
-        .render()
-        .and_then(|rendered| lock().install_fold(&snapshot, &rendered));
+        .stage()
+        .and_then(|staged| lock().install_fold(&snapshot, staged));
     if let Err(why) = installed {
         tracing::warn!("config fold: {why}");
     }

@@ -94,6 +94,16 @@ def start_sq(work, flags):
     return server, port
 
 
+def wait_for_port(port):
+    """Waits up to 5 s for a server just started to accept on `port`."""
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
 def redis(work, seconds_hint, quick):
     port = free_port()
     server = subprocess.Popen(
@@ -101,12 +111,7 @@ def redis(work, seconds_hint, quick):
          "--appendfsync", "always", "--save", "", "--dir", work, "--protected-mode", "yes"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_for_port(port)
         results = {}
         n = 50_000 if quick else 200_000
         for test in ("set", "get"):
@@ -271,12 +276,7 @@ def idle_connections():
             nginx = subprocess.Popen(["nginx", "-p", work, "-c", os.path.join(work, "nginx.conf")],
                                      stderr=open(os.path.join(work, "nginx.log"), "a"))
             try:
-                for _ in range(100):
-                    try:
-                        socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                        break
-                    except OSError:
-                        time.sleep(0.05)
+                wait_for_port(port)
                 result["nginx"] = hold_connections(port, nginx.pid, count,
                                                    b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             finally:

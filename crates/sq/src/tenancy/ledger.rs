@@ -588,11 +588,35 @@ impl Ledger {
     }
 }
 
+/// Writes `bytes` a mebibyte at a time, each written back to the disk before the next:
+/// a fold of a large file (21 MB at 100,000 tenants) would otherwise reach the disk in one
+/// burst at its fsync, and the change log's fdatasync, which acknowledges admin changes,
+/// would wait behind all of it.
+fn write_paced(file: &mut std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    const CHUNK: usize = 1 << 20;
+    let mut offset = 0usize;
+    for chunk in bytes.chunks(CHUNK) {
+        file.write_all(chunk)?;
+        let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
+            | libc::SYNC_FILE_RANGE_WRITE
+            | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+        let (start, len) = (offset as libc::off64_t, chunk.len() as libc::off64_t);
+        // SAFETY: the descriptor is open for the duration of the call; sync_file_range
+        // only starts and waits for write-back of that range.
+        if unsafe { libc::sync_file_range(file.as_raw_fd(), start, len, flags) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        offset += chunk.len();
+    }
+    Ok(())
+}
+
 impl Snapshot {
     /// Renders the config file at this generation into a synced temp file beside it
     /// (named as the start-up sweep of leftovers expects), off the ledger lock.
     pub fn stage(&self) -> Result<Staged, String> {
-        use std::io::Write;
         let bytes = self.render()?;
         let name = self
             .config_path
@@ -610,7 +634,7 @@ impl Snapshot {
             .create_new(true)
             .open(&staged.temp)
             .and_then(|mut file| {
-                file.write_all(&bytes)?;
+                write_paced(&mut file, &bytes)?;
                 file.sync_all()
             })
             .map_err(|e| format!("cannot write the config: {e}"))?;

@@ -115,22 +115,16 @@ const TOP_FIELDS: [&str; 6] = [
     "data_root",
 ];
 
-/// Reads and validates the config at `path`; creates nothing. Relative data directories
-/// are resolved against `base`.
-pub fn load(path: &Path, base: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(format!("cannot read config {}: {e}", path.display())))?;
-    parse(&text, base)
-}
-
-/// Validates config text; see [`load`].
+/// Validates config text; see [`validate`].
+#[cfg(test)]
 pub fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
     let root: Value =
         serde_json::from_str(text).map_err(|e| ConfigError(format!("invalid JSON: {e}")))?;
     validate(&root, base)
 }
 
-/// Validates a parsed config; see [`load`].
+/// Validates a parsed config (the file is read by [`super::ledger::Ledger::load`]); creates
+/// nothing. Relative data directories are resolved against `base`.
 pub fn validate(root: &Value, base: &Path) -> Result<Config, ConfigError> {
     let Value::Object(top) = root else {
         return Err(ConfigError("the config must be a JSON object".into()));
